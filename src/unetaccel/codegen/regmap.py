@@ -1,0 +1,129 @@
+"""The AXI-Lite register map (DESIGN.md section 5): the single source of truth.
+
+It renders the Verilog register constants, the C header of the HLS project,
+the firmware header and a Markdown table. Nothing else spells an offset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ID_VALUE = 0x554E4554  # "UNET" in ASCII, 'U' in the top byte
+VERSION_VALUE = 0x00010000  # major.minor as 16.16
+FSIC_BASE = 0x3000_0000
+ADDR_BITS = 12
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lsb: int
+    width: int
+    doc: str = ""
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+
+@dataclass(frozen=True)
+class Register:
+    offset: int
+    name: str
+    access: str  # "rw", "ro", "w1c", "wo" (data port), "rw/sc" (self-clearing)
+    fields: tuple[Field, ...] = ()
+    doc: str = ""
+    single_layer_only: bool = False
+
+
+REGISTERS: tuple[Register, ...] = (
+    Register(0x000, "CTRL", "rw/sc", (
+        Field("ap_start", 0, 1, "write 1 to start (self-clearing; reads 1 while running)"),
+        Field("ap_done", 1, 1, "set when a run ends or a start is rejected; stays set until the next accepted start"),
+        Field("ap_idle", 2, 1, "engine idle"),
+        Field("ap_error", 3, 1, "set with ap_done when the run was rejected or aborted"),
+    ), "control and status"),
+    Register(0x004, "GIE", "rw", (Field("enable", 0, 1),), "global interrupt enable"),
+    Register(0x008, "IER", "rw", (Field("done", 0, 1),), "done interrupt enable"),
+    Register(0x00C, "ISR", "w1c", (Field("done", 0, 1),), "done interrupt status (write 1 to clear); drives the interrupt output"),
+    Register(0x010, "DIM", "rw", (Field("width", 0, 16), Field("height", 16, 16)),
+             "single layer: the layer's input size; whole network: reads the current layer's"),
+    Register(0x020, "KERNEL", "rw", (Field("padding", 0, 16), Field("kernel_size", 16, 16)), "same rule"),
+    Register(0x030, "CHANNELS", "rw", (Field("out_channels", 0, 16), Field("in_channels", 16, 16)), "same rule"),
+    Register(0x040, "MODE", "rw", (Field("single_layer", 0, 1, "0 whole network, 1 single layer"),
+                                   Field("logits", 1, 1, "0 class map, 1 logits"))),
+    Register(0x044, "OPCODE", "rw", (Field("op", 0, 8),), "op code (single layer)", True),
+    Register(0x048, "SRC_BASE", "rw", (Field("addr", 0, 32),), "source base, activation-memory word address", True),
+    Register(0x04C, "SKIP_BASE", "rw", (Field("addr", 0, 32),), "skip base, activation-memory word address", True),
+    Register(0x050, "DST_BASE", "rw", (Field("addr", 0, 32),), "destination base, activation-memory word address", True),
+    Register(0x054, "WGT_BASE", "rw", (Field("addr", 0, 32),), "weight base", True),
+    Register(0x058, "BN_BASE", "rw", (Field("addr", 0, 32),), "BatchNorm base", True),
+    Register(0x05C, "QUANT", "rw", (Field("shift", 0, 8, "requantize shift (two's complement)"),
+                                    Field("relu", 8, 1), Field("flags", 9, 7)),
+             "requantize shift and flags", True),
+    Register(0x060, "LAYER", "ro", (Field("index", 0, 16),), "current layer index"),
+    Register(0x064, "NUM_LAYERS", "ro", (Field("count", 0, 16),), "number of layers"),
+    Register(0x070, "CYCLES_LO", "ro", (Field("value", 0, 32),), "cycles of the last run, low word"),
+    Register(0x074, "CYCLES_HI", "ro", (Field("value", 0, 32),), "cycles of the last run, high word"),
+    Register(0x080, "ERROR", "ro", (Field("code", 0, 8),), "why the last start was rejected or aborted"),
+    Register(0x0F0, "ID", "ro", (Field("value", 0, 32),), 'ID: "UNET" in ASCII'),
+    Register(0x0F4, "VERSION", "ro", (Field("value", 0, 32),), "version (major.minor, 16.16)"),
+    Register(0x0F8, "CONFIG", "ro", (Field("pout", 0, 8), Field("pin", 8, 8)), "build config: lanes"),
+    Register(0x100, "WLOAD_ADDR", "rw", (Field("addr", 0, 32),), "run-time weight/BatchNorm load address"),
+    Register(0x104, "WLOAD_DATA", "wo", (Field("data", 0, 32),), "load data (auto-increments the address)"),
+)
+
+#: Single-layer op codes (0 is never valid: a start with it is rejected).
+OPCODES: dict[str, int] = {
+    "conv_bn": 1,         # 3x3 conv fused with batchnorm + ReLU + requantize
+    "maxpool": 2,         # 2x2 max pooling
+    "conv_transpose": 3,  # k2 s2 transposed conv + requantize
+    "conv_bias": 4,       # final 1x1 conv with bias, requantized to signed logits
+    "argmax": 5,          # class map
+}
+
+#: Error codes read at 0x080.
+ERRORS: dict[str, int] = {
+    "none": 0,
+    "bad_opcode": 1,
+    "bad_kernel": 2,
+    "bad_size": 3,
+    "bad_channels": 4,
+    "bad_address": 5,
+    "aborted": 6,
+}
+
+
+def by_name(name: str) -> Register:
+    for r in REGISTERS:
+        if r.name == name:
+            return r
+    raise KeyError(name)
+
+
+def markdown() -> str:
+    lines = ["| offset | name | access | fields | meaning |", "|---|---|---|---|---|"]
+    for r in REGISTERS:
+        fields = ", ".join(f"[{f.lsb + f.width - 1}:{f.lsb}] {f.name}" if f.width > 1 else f"[{f.lsb}] {f.name}"
+                           for f in r.fields)
+        lines.append(f"| 0x{r.offset:03X} | {r.name} | {r.access} | {fields} | {r.doc} |")
+    lines += ["", "Op codes (single layer): " + ", ".join(f"{k} = {v}" for k, v in OPCODES.items()),
+              "", "Error codes (0x080): " + ", ".join(f"{k} = {v}" for k, v in ERRORS.items())]
+    return "\n".join(lines) + "\n"
+
+
+def constants(prefix: str = "UNET_") -> list[tuple[str, int, str]]:
+    """(NAME, value, comment) for every register, field mask/shift, op code and error code:
+    the list the C, firmware and Verilog templates render."""
+    out = []
+    for r in REGISTERS:
+        out.append((f"{prefix}REG_{r.name}", r.offset, r.doc))
+        for f in r.fields:
+            out.append((f"{prefix}{r.name}_{f.name.upper()}_SHIFT", f.lsb, f.doc))
+            out.append((f"{prefix}{r.name}_{f.name.upper()}_MASK", f.mask, ""))
+    for k, v in OPCODES.items():
+        out.append((f"{prefix}OP_{k.upper()}", v, "op code"))
+    for k, v in ERRORS.items():
+        out.append((f"{prefix}ERR_{k.upper()}", v, "error code"))
+    out += [(f"{prefix}ID_VALUE", ID_VALUE, '"UNET"'), (f"{prefix}VERSION_VALUE", VERSION_VALUE, ""),
+            (f"{prefix}FSIC_BASE", FSIC_BASE, "user project base as seen from the FSIC SoC")]
+    return out

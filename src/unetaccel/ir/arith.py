@@ -1,0 +1,47 @@
+"""The integer arithmetic of DESIGN.md section 3, shared by the reference and the generators.
+
+One requantization rule everywhere: y * 2^-s, round half to even, then saturate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ROUNDING = "half_even"
+
+
+def qrange(bits: int, signed: bool, narrow: bool = False) -> tuple[int, int]:
+    """Inclusive integer range of a (bits, signed) code; narrow drops the most negative value."""
+    if signed:
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return (lo + 1 if narrow else lo), hi
+    return 0, (1 << bits) - 1
+
+
+def signed_bits(max_abs: int) -> int:
+    """Width of the smallest two's complement integer holding [-max_abs, max_abs]."""
+    max_abs = int(max_abs)
+    return max(2, max_abs.bit_length() + 1)
+
+
+def shift_round_half_even(y: np.ndarray, shift) -> np.ndarray:
+    """y * 2^-shift rounded half to even, in exact int64 arithmetic.
+
+    shift broadcasts against y (a scalar or, e.g., a (1, C, 1, 1) per-channel array).
+    shift <= 0 is an exact left shift. For shift > 0:
+    q = y >> s; r = y - (q << s); q += (r > h) | ((r == h) & (q odd)), h = 2^(s-1).
+    """
+    y = np.asarray(y, dtype=np.int64)
+    s = np.broadcast_to(np.asarray(shift, dtype=np.int64), y.shape) if np.ndim(shift) else np.int64(shift)
+    pos = np.maximum(s, 0)
+    neg = np.maximum(-s, 0)
+    q = np.right_shift(y, pos)
+    r = y - np.left_shift(q, pos)
+    h = np.left_shift(np.int64(1), np.maximum(pos - 1, 0))
+    up = (pos > 0) & ((r > h) | ((r == h) & ((q & 1) == 1)))
+    q = q + up
+    return np.left_shift(q, neg)
+
+
+def requantize(y: np.ndarray, shift, lo: int, hi: int) -> np.ndarray:
+    """round_half_even(y * 2^-shift), clamped to [lo, hi] (lo = 0 is the fused ReLU)."""
+    return np.clip(shift_round_half_even(y, shift), lo, hi)

