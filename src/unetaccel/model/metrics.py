@@ -1,0 +1,88 @@
+"""Segmentation losses and metrics (confusion-matrix based, ignore index honoured)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = 255
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX,
+              eps: float = 1.0) -> torch.Tensor:
+    """Soft multi-class Dice loss (1 - mean Dice over classes present in batch or prediction)."""
+    k = logits.shape[1]
+    valid = (target != ignore_index)
+    prob = logits.softmax(dim=1) * valid.unsqueeze(1)
+    onehot = F.one_hot(torch.where(valid, target, 0), k).permute(0, 3, 1, 2).to(prob.dtype)
+    onehot = onehot * valid.unsqueeze(1)
+    inter = (prob * onehot).sum(dim=(0, 2, 3))
+    denom = prob.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
+    dice = (2 * inter + eps) / (denom + eps)
+    return 1 - dice.mean()
+
+
+class SegLoss(torch.nn.Module):
+    """beta * CrossEntropy + (1 - beta) * Dice."""
+
+    def __init__(self, beta: float = 0.5, class_weights=None, ignore_index: int = IGNORE_INDEX):
+        super().__init__()
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta = {beta}: must be in [0, 1]")
+        self.beta = beta
+        self.ignore_index = ignore_index
+        w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("class_weights", w)
+
+    def forward(self, logits, target):
+        ce = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index)
+        if self.beta == 1.0:
+            return ce
+        return self.beta * ce + (1 - self.beta) * dice_loss(logits, target, self.ignore_index)
+
+
+def confusion(pred: np.ndarray, target: np.ndarray, num_classes: int,
+              ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """num_classes x num_classes counts, rows = truth, columns = prediction."""
+    pred = np.asarray(pred).ravel().astype(np.int64)
+    target = np.asarray(target).ravel().astype(np.int64)
+    keep = target != ignore_index
+    if np.any(target[keep] >= num_classes) or np.any(target[keep] < 0):
+        raise ValueError(f"labels outside [0, {num_classes}) found (besides ignore {ignore_index})")
+    idx = target[keep] * num_classes + np.clip(pred[keep], 0, num_classes - 1)
+    return np.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def metrics_from_confusion(cm: np.ndarray, class_names=None) -> dict:
+    """Pixel accuracy, mean IoU (over classes seen in truth or prediction), per-class IoU,
+    Dice, precision, recall and F1 (NaN where undefined)."""
+    cm = cm.astype(np.float64)
+    tp = np.diag(cm)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = tp / (tp + fp + fn)
+        dice = 2 * tp / (2 * tp + fp + fn)
+        precision = tp / (tp + fp)
+        recall = tp / (tp + fn)
+        f1 = 2 * precision * recall / (precision + recall)
+    total = cm.sum()
+    k = cm.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+
+    def per_class(v):
+        return {names[i]: (None if np.isnan(v[i]) else float(v[i])) for i in range(k)}
+
+    return {
+        "pixel_accuracy": float(tp.sum() / total) if total else float("nan"),
+        "mean_iou": float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else float("nan"),
+        "mean_dice": float(np.nanmean(dice)) if np.any(~np.isnan(dice)) else float("nan"),
+        "mean_f1": float(np.nanmean(f1)) if np.any(~np.isnan(f1)) else float("nan"),
+        "iou": per_class(iou), "dice": per_class(dice), "precision": per_class(precision),
+        "recall": per_class(recall), "f1": per_class(f1),
+        "pixels": int(total),
+    }
+
+
+def segmentation_metrics(pred, target, num_classes, class_names=None) -> dict:
+    return metrics_from_confusion(confusion(pred, target, num_classes), class_names)
