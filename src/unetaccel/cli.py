@@ -1,0 +1,208 @@
+"""The `unetaccel` command (DESIGN.md section 6).
+
+Every command that compares rungs prints `mismatches: N` as its last line and
+exits 0 when N = 0, 1 when N > 0, 2 on any other error (one message, no traceback).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Train a tiny UNet, quantize it to W5A8, compile it to C/HLS and Verilog, "
+                       "and verify every rung bit for bit.")
+
+
+class CliError(Exception):
+    pass
+
+
+def _known_errors():
+    from .ir.model import IRError
+    from .tools import ToolMissing
+    errs = [IRError, ToolMissing, CliError, FileNotFoundError, ValueError]
+    try:
+        from .model.datasets import DatasetError
+        errs.append(DatasetError)
+    except ImportError:
+        pass
+    return tuple(errs)
+
+
+def _run(fn):
+    """Run a command body; known errors become one line on stderr and exit code 2."""
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(2)
+    except _known_errors() as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+
+
+def parse_size(s: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in s.lower().split("x"))
+        return h, w
+    except ValueError:
+        raise CliError(f"--size {s!r}: expected HEIGHTxWIDTH, e.g. 64x64") from None
+
+
+def parse_lanes(s: str) -> tuple[int, int]:
+    try:
+        pin, pout = (int(v) for v in s.lower().split("x"))
+    except ValueError:
+        raise CliError(f"--lanes {s!r}: expected PINxPOUT, e.g. 8x8") from None
+    for v in (pin, pout):
+        if v < 1 or v & (v - 1):
+            raise CliError(f"--lanes {s!r}: lane counts must be powers of two")
+    return pin, pout
+
+
+def parse_widths(s: str) -> tuple[int, ...]:
+    try:
+        w = tuple(int(v) for v in s.split(","))
+    except ValueError:
+        raise CliError(f"--widths {s!r}: expected comma-separated integers, e.g. 8,16,32,64,128") from None
+    if len(w) < 2:
+        raise CliError(f"--widths {s!r}: need at least one encoder width and the bottleneck")
+    return w
+
+
+def _table(title, columns, rows):
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c, justify="right" if c not in ("layer", "op", "metric", "tensor", "first") else "left")
+    for r in rows:
+        t.add_row(*[str(v) for v in r])
+    Console(width=140).print(t)
+
+
+def _fmt(v, nd=4):
+    return "-" if v is None else f"{v:.{nd}f}" if isinstance(v, float) else str(v)
+
+
+def print_metrics(title, metrics: dict, names=None):
+    rows = [("pixel accuracy", _fmt(metrics["pixel_accuracy"])), ("mean IoU", _fmt(metrics["mean_iou"])),
+            ("mean Dice", _fmt(metrics["mean_dice"])), ("mean F1", _fmt(metrics["mean_f1"]))]
+    _table(title, ["metric", "value"], rows)
+    per = [(n, _fmt(metrics["iou"][n]), _fmt(metrics["dice"][n]), _fmt(metrics["precision"][n]),
+            _fmt(metrics["recall"][n]), _fmt(metrics["f1"][n])) for n in metrics["iou"]]
+    _table(f"{title}: per class", ["class", "IoU", "Dice", "precision", "recall", "F1"], per)
+
+
+@app.command()
+def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvid | folder"),
+          data_root: Optional[Path] = typer.Option(None, help="dataset folder (voc, camvid, folder)"),
+          widths: str = typer.Option("8,16,32,64,128", help="encoder widths, the last is the bottleneck"),
+          classes: Optional[int] = typer.Option(None, help="number of classes (default: the dataset's)"),
+          size: str = typer.Option("64x64", help="input HEIGHTxWIDTH, multiples of 2^levels"),
+          epochs: int = typer.Option(6, min=1), seed: int = 0,
+          batch_size: int = typer.Option(16, min=1), lr: float = 3e-3,
+          beta: float = typer.Option(0.5, help="loss = beta*CE + (1-beta)*Dice"),
+          class_weights: Optional[str] = typer.Option(None, help="comma-separated CE class weights"),
+          train_length: Optional[int] = typer.Option(None, help="synthetic: training images per epoch"),
+          val_length: Optional[int] = typer.Option(None, help="synthetic: validation images"),
+          out: Path = typer.Option(..., help="run folder (float.pt, metrics.json, plots)")):
+    """Train the float UNet (default: the embedded synthetic dataset)."""
+    def body():
+        from .model.train import TrainConfig, train as do_train
+        cw = [float(v) for v in class_weights.split(",")] if class_weights else None
+        cfg = TrainConfig(dataset=dataset, data_root=str(data_root) if data_root else None,
+                          widths=parse_widths(widths), classes=classes, size=parse_size(size), epochs=epochs,
+                          batch_size=batch_size, lr=lr, beta=beta, class_weights=cw, seed=seed,
+                          train_length=train_length, val_length=val_length)
+        m = do_train(cfg, out)
+        print_metrics(f"float UNet, {dataset} validation", m["val"])
+        typer.echo(f"wrote {out}/float.pt, metrics.json, loss.png, predictions.png ({m['seconds']:.0f} s)")
+    _run(body)
+
+
+@app.command()
+def quantize(checkpoint: Path = typer.Option(..., help="RUN/float.pt"),
+             epochs: int = typer.Option(2, min=0, help="QAT epochs (0 = post-training quantization only)"),
+             seed: int = 0, lr: float = 1e-3,
+             val_images: int = typer.Option(16, min=1, help="validation images for the exactness check and val.npz"),
+             weight_bits: int = typer.Option(5, min=2, max=8), act_bits: int = typer.Option(8, min=8, max=8),
+             train_length: Optional[int] = None, val_length: Optional[int] = None,
+             out: Path = typer.Option(..., help="run folder")):
+    """W5A8 QAT from a float checkpoint; writes the IR, the QONNX file and val.npz; checks Brevitas == reference."""
+    def body():
+        from .quant.job import quantize as do_quantize
+        m = do_quantize(checkpoint, out, epochs=epochs, seed=seed, lr=lr, val_images=val_images,
+                        weight_bits=weight_bits, act_bits=act_bits, train_length=train_length,
+                        val_length=val_length)
+        rows = [(name, _fmt(m[key]["pixel_accuracy"]), _fmt(m[key]["mean_iou"]))
+                for name, key in (("float", "float"), ("W5A8 PTQ", "ptq"), (f"W5A8 QAT ({epochs} ep)", "w5a8"))]
+        _table("float vs W5A8 (validation split)", ["metric", "pixel acc", "mIoU"], rows)
+        typer.echo(f"mIoU drop: {m['miou_drop_points']:.2f} points; wrote {out}/model.json, model.npz, "
+                   f"model.onnx, val.npz, quant_metrics.json")
+        ex = m["exactness"]
+        bad = [r for r in ex["tensors"] if r["mismatches"]]
+        for r in bad:
+            typer.echo(f"MISMATCH {r['tensor']} ({r['op']}): {r['mismatches']} of {r['values']}; {r['first']}")
+        typer.echo(f"Brevitas (float64) vs NumPy reference on {ex['images']} validation images, "
+                   f"{len(ex['tensors'])} tensors each")
+        typer.echo(f"mismatches: {ex['mismatches']}")
+        raise typer.Exit(1 if ex["mismatches"] else 0)
+    _run(body)
+
+
+@app.command()
+def inspect(ir: Path = typer.Option(..., help="RUN/model.json"), lanes: str = "8x8"):
+    """Per layer: shapes, bits, f, accumulator width, memory, MACs and ideal cycles."""
+    def body():
+        from . import ir as irmod
+        model = irmod.load(ir)
+        ln = parse_lanes(lanes)
+        rows = irmod.summary(model, ln)
+        _table(f"{model.name}: {len(model.layers)} layers, input {list(model.input_tensor.shape)}, "
+               f"{model.num_classes} classes", ["layer", "op", "in", "out", "bits", "f", "acc bits", "param B",
+                                              "MACs", f"cycles@{lanes}"],
+               [(r["layer"], r["op"], "x".join(map(str, r["in"])), "x".join(map(str, r["out"])),
+                 f"{'s' if r['out_signed'] else 'u'}{r['out_bits']}",
+                 r["out_f"] if isinstance(r["out_f"], int) else f"{min(r['out_f'])}..{max(r['out_f'])}",
+                 r["acc_bits"] or "", r["param_bytes"], r["macs"], r["ideal_cycles"]) for r in rows])
+        typer.echo(f"total: {sum(r['macs'] for r in rows):,} MACs, {sum(r['ideal_cycles'] for r in rows):,} ideal cycles "
+                   f"at {lanes} lanes, {sum(r['param_bytes'] for r in rows):,} parameter bytes")
+    _run(body)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
+         epochs: int = typer.Option(6, min=1), qat_epochs: int = typer.Option(1, min=0), seed: int = 0):
+    """The main job: train on the synthetic dataset, quantize to W5A8, verify, print the metrics."""
+    def body():
+        from .model.train import TrainConfig, train as do_train
+        from .quant.job import quantize as do_quantize
+        typer.echo(f"[1/2] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
+        m = do_train(TrainConfig(epochs=epochs, seed=seed), out)
+        typer.echo(f"[2/2] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
+        q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed)
+        print_metrics("float UNet, synthetic validation", m["val"])
+        rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
+                ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]
+        _table("float vs W5A8 (synthetic validation)", ["metric", "pixel acc", "mIoU"], rows)
+        ex = q["exactness"]
+        typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots")
+        typer.echo(f"mismatches: {ex['mismatches']}")
+        raise typer.Exit(1 if ex["mismatches"] else 0)
+    _run(body)
+
+
+def main(argv=None):
+    app(args=argv, prog_name="unetaccel")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""IR save/load/validate: round trips, determinism, and errors that name the bad field."""
+import json
+
+import numpy as np
+import pytest
+
+from unetaccel import ir as irmod
+from unetaccel.ir import IRError, reference as R, synth
+
+
+@pytest.fixture(scope="module")
+def small_ir():
+    return synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(16, 24), seed=3)
+
+
+def test_round_trip_and_deterministic_bytes(small_ir, tmp_path):
+    p1 = irmod.save(small_ir, tmp_path / "a" / "model")
+    p2 = irmod.save(irmod.load(p1), tmp_path / "b" / "model")
+    assert p1.read_bytes() == p2.read_bytes()
+    assert p1.with_suffix(".npz").read_bytes() == p2.with_suffix(".npz").read_bytes()
+    x = np.random.default_rng(0).integers(0, 256, (2, 3, 16, 24), dtype=np.uint8)
+    a, b = R.run(small_ir, x), R.run(irmod.load(p2), x)
+    assert np.array_equal(a.logits, b.logits) and np.array_equal(a.classes, b.classes)
+
+
+def _broken(small_ir, tmp_path, edit_json=None, edit_arrays=None):
+    p = irmod.save(small_ir, tmp_path / "model")
+    doc = json.loads(p.read_text())
+    if edit_json:
+        edit_json(doc)
+    p.write_text(json.dumps(doc))
+    if edit_arrays:
+        with np.load(p.with_suffix(".npz")) as z:
+            arrays = {k: z[k] for k in z.files}
+        edit_arrays(arrays)
+        np.savez(p.with_suffix(".npz"), **arrays)
+    return p
+
+
+def test_missing_array_is_named(small_ir, tmp_path):
+    p = _broken(small_ir, tmp_path, edit_arrays=lambda a: a.pop("conv0.weight" if "conv0.weight" in a else next(iter(a))))
+    with pytest.raises(IRError, match=r"array '.*' is declared in the JSON but missing"):
+        irmod.load(p)
+
+
+def test_wrong_dtype_is_named(small_ir, tmp_path):
+    key = small_ir.layers[0].params["weight"]
+
+    def f(a):
+        a[key] = a[key].astype(np.float32)
+    p = _broken(small_ir, tmp_path, edit_arrays=f)
+    with pytest.raises(IRError, match=f"array '{key}'.*float32"):
+        irmod.load(p)
+
+
+def test_missing_field_and_bad_op_are_named(small_ir, tmp_path):
+    def drop_kernel(d):
+        del d["layers"][0]["attrs"]["kernel"]
+    with pytest.raises(IRError, match=r"layer '.*': missing attrs.kernel"):
+        irmod.load(_broken(small_ir, tmp_path, drop_kernel))
+
+    def bad_op(d):
+        d["layers"][2]["op"] = "softmax"
+    with pytest.raises(IRError, match=r"op 'softmax' is not supported"):
+        irmod.load(_broken(small_ir, tmp_path, bad_op))
+
+    def bad_version(d):
+        d["version"] = 99
+    with pytest.raises(IRError, match="version"):
+        irmod.load(_broken(small_ir, tmp_path, bad_version))
+
+
+def test_inconsistent_shift_and_out_of_range_weights(small_ir, tmp_path):
+    lay = next(lay for lay in small_ir.layers if lay.op == "batchnorm")
+
+    def f(a):
+        a[lay.params["shift"]] = a[lay.params["shift"]] + 1
+    with pytest.raises(IRError, match=r"params.shift\[0\]"):
+        irmod.load(_broken(small_ir, tmp_path, edit_arrays=f))
+    key = small_ir.layers[0].params["weight"]
+
+    def g(a):
+        a[key][0, 0, 0, 0] = 16
+    with pytest.raises(IRError, match="narrow range"):
+        irmod.load(_broken(small_ir, tmp_path, edit_arrays=g))
+
+
+def test_accumulator_overflow_is_refused(small_ir, tmp_path):
+    def f(d):
+        for lay in d["layers"]:
+            if lay["op"] == "conv2d":
+                lay["attrs"]["weight_bits"] = 16
+    with pytest.raises(IRError, match="accumulator"):
+        irmod.load(_broken(small_ir, tmp_path, f))
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(IRError, match="no such IR file"):
+        irmod.load(tmp_path / "nope.json")
+    (tmp_path / "m.json").write_text("{not json")
+    with pytest.raises(IRError, match="not valid JSON"):
+        irmod.load(tmp_path / "m.json")
+
+
+def test_wrong_image_size_and_dtype(small_ir):
+    with pytest.raises(IRError, match=r"does not match the network input"):
+        R.run(small_ir, np.zeros((1, 3, 32, 32), np.uint8))
+    with pytest.raises(IRError, match="uint8"):
+        R.run(small_ir, np.zeros((1, 3, 16, 24), np.float32))

@@ -1,0 +1,85 @@
+"""The NumPy reference against naive integer loops, and its API."""
+import numpy as np
+import pytest
+
+from unetaccel.ir import reference as R, synth
+
+SEED = 77
+
+
+def naive_conv(x, w, pad, bias=None):
+    n, cin, h, wd = x.shape
+    cout, _, k, _ = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((n, cout, h, wd), dtype=np.int64)
+    for dy in range(k):
+        for dx in range(k):
+            out += np.einsum("nchw,oc->nohw", xp[:, :, dy:dy + h, dx:dx + wd], w[:, :, dy, dx].astype(np.int64))
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def naive_convt(x, w):
+    n, cin, h, wd = x.shape
+    cout = w.shape[1]
+    out = np.zeros((n, cout, 2 * h, 2 * wd), dtype=np.int64)
+    for i in range(h):
+        for j in range(wd):
+            for dy in range(2):
+                for dx in range(2):
+                    out[:, :, 2 * i + dy, 2 * j + dx] = x[:, :, i, j] @ w[:, :, dy, dx].astype(np.int64)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7, 4, 3), (1, 16, 8, 8, 9, 3), (3, 5, 6, 4, 2, 1)])
+def test_conv_matches_naive(shape):
+    n, cin, h, w, cout, k = shape
+    rng = np.random.default_rng(SEED)
+    print("seed", SEED)
+    x = rng.integers(0, 256, (n, cin, h, w))
+    wt = rng.integers(-15, 16, (cout, cin, k, k))
+    b = rng.integers(-5000, 5000, cout)
+    assert np.array_equal(R.conv2d(x, wt, (k - 1) // 2, b), naive_conv(x, wt, (k - 1) // 2, b))
+
+
+def test_conv_wide_values_use_exact_path():
+    # products beyond float32's exact range force float64/int64: still exact
+    rng = np.random.default_rng(SEED)
+    x = rng.integers(0, 1 << 20, (1, 64, 4, 4))
+    wt = rng.integers(-(1 << 10), 1 << 10, (3, 64, 3, 3))
+    assert np.array_equal(R.conv2d(x, wt, 1), naive_conv(x, wt, 1))
+
+
+def test_convt_and_pool_match_naive():
+    rng = np.random.default_rng(SEED)
+    x = rng.integers(0, 256, (2, 6, 3, 5))
+    wt = rng.integers(-15, 16, (6, 4, 2, 2))
+    assert np.array_equal(R.conv_transpose2d_k2s2(x, wt), naive_convt(x, wt))
+    y = rng.integers(0, 256, (2, 3, 4, 6))
+    ref = np.array([[[[y[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max() for j in range(3)] for i in range(2)]
+                     for c in range(3)] for n in range(2)])
+    assert np.array_equal(R.maxpool2x2(y), ref)
+
+
+def test_layouts_batches_and_trace():
+    ir = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 12), seed=5)
+    rng = np.random.default_rng(SEED)
+    x = rng.integers(0, 256, (5, 3, 8, 12), dtype=np.uint8)
+    a = R.run(ir, x, trace=True)
+    b = R.run(ir, x.transpose(0, 2, 3, 1))  # NHWC
+    c = R.run(ir, x, batch=2)
+    assert np.array_equal(a.logits, b.logits) and np.array_equal(a.classes, c.classes)
+    assert set(a.trace) == {ir.input} | {lay.output for lay in ir.layers}
+    assert np.array_equal(a.classes, np.argmax(a.logits, axis=1))
+    single = R.run(ir, x[0])
+    assert np.array_equal(single.logits[0], a.logits[0])
+
+
+def test_argmax_ties_go_to_lowest_index():
+    ir = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=6)
+    lay = ir.layers[-1]
+    logits = np.zeros((1, 3, 8, 8), dtype=np.int64)
+    logits[0, 1] = 5
+    logits[0, 2] = 5
+    assert np.all(R.run_layer(ir, lay, logits) == 1)
