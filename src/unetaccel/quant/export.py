@@ -110,7 +110,8 @@ def qonnx_to_ir(path_or_model, name: str = "unet", meta: dict | None = None) -> 
     mw = load_clean(path_or_model) if isinstance(path_or_model, (str, Path)) else path_or_model
     g = mw.graph
     if len(g.input) != 1 or len(g.output) != 1:
-        raise IRError(f"QONNX graph: expected one input and one output, got {len(g.input)} and {len(g.output)}")
+        raise IRError(f"QONNX graph: expected one input and one output, got {len(g.input)} and {len(g.output)} "
+                      "(a forward that returns a QuantTensor exports 6 outputs: return its .value)")
     in_name = g.input[0].name
     in_shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
     if len(in_shape) != 4:
