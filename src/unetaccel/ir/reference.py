@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arith import requantize
 from .model import IR, IRError, Layer
 
 _EXACT = {np.float32: 1 << 24, np.float64: 1 << 53}
@@ -64,78 +63,153 @@ def _blas_dtype(bound: int):
     return None
 
 
-def _matmul_exact(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
-    """a @ b for integer-valued arrays, exact; bound >= max |result| (asserted by the caller)."""
-    dt = _blas_dtype(bound)
-    if dt is None:
-        return a.astype(np.int64) @ b.astype(np.int64)
-    return np.rint(a.astype(dt) @ b.astype(dt)).astype(np.int64)
+def _check_exact(bound: int, dtype, what: str) -> None:
+    """The proof obligation of the float fast path: every partial sum is an integer below 2^mantissa."""
+    if bound >= _EXACT[dtype]:
+        raise AssertionError(f"{what}: bound {bound} is not exact in {np.dtype(dtype).name}")
+
+
+# Internally every tensor is channel-major, C x N x H x W, holding integer values in
+# float32 (activation codes) or float64/int64 (wide values): one matrix product then
+# covers the whole batch. The public per-op functions take and return N x C x H x W.
+
+
+def _conv_c(x: np.ndarray, w: np.ndarray, padding: int, bias=None, xmax: int | None = None):
+    """'Same' stride-1 convolution, exact. x: Cin x N x H x W, w: Cout x Cin x K x K.
+
+    Each of the K*K taps is one matrix product W[:, :, dy, dx] (Cout x Cin) @ X (Cin x L)
+    over the flattened, padded batch, X being a view shifted by the tap's offset (no
+    im2col copy); positions that fall into the padding are computed and dropped. Runs in
+    float32 when xmax * max_c sum|w[c]| (+ max|bias|) < 2^24 bounds every partial sum,
+    else in float64 below 2^53, else in int64. xmax defaults to max|x| of the data (the
+    reference passes the bound of the input's type). Returns (Cout x N x H x W, dtype).
+    """
+    cin, n, h, wd = x.shape
+    cout, _, k, _ = w.shape
+    if xmax is None:
+        xmax = int(np.abs(x).max(initial=0))
+    bound = int(xmax) * int(np.abs(w.astype(np.int64)).reshape(cout, -1).sum(axis=1).max(initial=0))
+    if bias is not None:
+        bound += int(np.abs(np.asarray(bias, dtype=np.int64)).max(initial=0))
+    dt = _blas_dtype(bound) or np.int64
+    xd = x.astype(dt, copy=False)
+    wd_ = w.astype(dt)
+    if k == 1:
+        acc = (wd_[:, :, 0, 0] @ xd.reshape(cin, -1)).reshape(cout, n, h, wd)
+    else:
+        p = padding
+        xp = np.pad(xd, ((0, 0), (0, 0), (p, p + 1), (p, p)))  # a spare row keeps every tap in range
+        row = wd + 2 * p
+        block = (h + 2 * p + 1) * row  # one padded image
+        flat = xp.reshape(cin, n * block)
+        length = (n - 1) * block + h * row  # up to the last valid output of the last image
+        acc = None
+        for dy in range(k):
+            for dx in range(k):
+                off = dy * row + dx
+                part = wd_[:, :, dy, dx] @ flat[:, off:off + length]
+                acc = part if acc is None else acc.__iadd__(part)
+        full = np.empty((cout, n * block), dtype=dt)
+        full[:, :length] = acc
+        acc = full.reshape(cout, n, h + 2 * p + 1, row)[:, :, :h, :wd]
+    if bias is not None:
+        acc = acc + np.asarray(bias).astype(dt).reshape(-1, 1, 1, 1)
+    return acc, dt
+
+
+def _nchw(f, x, *args, **kw):
+    y, _ = f(np.asarray(x).transpose(1, 0, 2, 3), *args, **kw)
+    return np.ascontiguousarray(y.transpose(1, 0, 2, 3)).astype(np.int64)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, padding: int, bias: np.ndarray | None = None) -> np.ndarray:
-    """Exact integer 'same' convolution, stride 1. x: N x Cin x H x W, w: Cout x Cin x K x K."""
-    n, cin, h, wd = x.shape
-    cout, _, k, _ = w.shape
-    wmat = w.reshape(cout, cin * k * k).astype(np.int64)
-    bound = int(np.abs(x).max(initial=0)) * int(np.abs(wmat).sum(axis=1).max(initial=0))
-    if bias is not None:
-        bound += int(np.abs(bias).max(initial=0))
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    if k == 1:
-        cols = xp.transpose(0, 2, 3, 1).reshape(n * h * wd, cin)
-    else:
-        win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))  # N,Cin,H,W,K,K
-        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * wd, cin * k * k)
-    acc = _matmul_exact(cols, wmat.T, bound)
-    if bias is not None:
-        acc = acc + bias.astype(np.int64)[None, :]
-    return acc.reshape(n, h, wd, cout).transpose(0, 3, 1, 2)
+    """Exact integer 'same' convolution, stride 1. x: N x Cin x H x W, w: Cout x Cin x K x K -> int64."""
+    return _nchw(_conv_c, x, np.asarray(w), padding, bias)
+
+
+def _convt_c(x: np.ndarray, w: np.ndarray, xmax: int | None = None):
+    """k2 s2 transposed conv, exact: four 1x1 phases. x: Cin x N x H x W, w: Cin x Cout x 2 x 2."""
+    cin, n, h, wd = x.shape
+    _, cout, _, _ = w.shape
+    if xmax is None:
+        xmax = int(np.abs(x).max(initial=0))
+    bound = int(xmax) * int(np.abs(w.astype(np.int64)).sum(axis=0).max(initial=0))
+    dt = _blas_dtype(bound) or np.int64
+    wmat = w.transpose(1, 2, 3, 0).reshape(cout * 4, cin).astype(dt)  # rows ordered (cout, dy, dx)
+    out = (wmat @ x.astype(dt, copy=False).reshape(cin, -1)).reshape(cout, 2, 2, n, h, wd)
+    return out.transpose(0, 3, 4, 1, 5, 2).reshape(cout, n, 2 * h, 2 * wd), dt
 
 
 def conv_transpose2d_k2s2(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Exact transposed conv, kernel 2, stride 2 (no overlap: four 1x1 phases).
-    x: N x Cin x H x W, w: Cin x Cout x 2 x 2 -> N x Cout x 2H x 2W."""
-    n, cin, h, wd = x.shape
-    _, cout, _, _ = w.shape
-    wmat = w.reshape(cin, cout * 4).astype(np.int64)  # columns ordered (cout, dy, dx)
-    bound = int(np.abs(x).max(initial=0)) * int(np.abs(w).sum(axis=0).max(initial=0))
-    cols = x.transpose(0, 2, 3, 1).reshape(n * h * wd, cin)
-    out = _matmul_exact(cols, wmat, bound).reshape(n, h, wd, cout, 2, 2)
-    return out.transpose(0, 3, 1, 4, 2, 5).reshape(n, cout, 2 * h, 2 * wd)
+    x: N x Cin x H x W, w: Cin x Cout x 2 x 2 -> N x Cout x 2H x 2W int64."""
+    return _nchw(_convt_c, x, np.asarray(w))
 
 
 def maxpool2x2(x: np.ndarray) -> np.ndarray:
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+    """2x2 max pooling, stride 2, on codes (any layout whose last two axes are H, W)."""
+    return np.maximum(np.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
+                      np.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
 
 
-def _per_channel(v: np.ndarray) -> np.ndarray:
-    return v.astype(np.int64).reshape(1, -1, 1, 1)
+def _requant_c(x: np.ndarray, shift, lo: int, hi: int, bound: int, mul=None, bias=None) -> np.ndarray:
+    """clamp(round_half_even((x * mul[c] + bias[c]) * 2^-shift[c]), lo, hi), x channel-major.
+
+    Exact in float64: with y = x*mul + bias an integer of magnitude <= bound < 2^53 (asserted),
+    (x * (mul 2^-s)) + (bias 2^-s) = y 2^-s is a sum of exactly representable dyadic
+    numbers whose exact result is representable, so no step rounds; np.rint then rounds
+    half to even. Returns float32 codes.
+    """
+    _check_exact(bound, np.float64, "requantize")
+    c = x.shape[0]
+    scale = np.exp2(-np.asarray(shift, dtype=np.float64)).reshape(c, 1, 1, 1)
+    m = scale if mul is None else np.asarray(mul, dtype=np.float64).reshape(c, 1, 1, 1) * scale
+    y = np.multiply(x, m, dtype=np.float64)
+    if bias is not None:
+        y += np.asarray(bias, dtype=np.float64).reshape(c, 1, 1, 1) * scale
+    np.rint(y, out=y)
+    np.clip(y, lo, hi, out=y)
+    return y.astype(np.float32)
 
 
-def run_layer(ir: IR, lay: Layer, *inputs: np.ndarray) -> np.ndarray:
-    """One IR layer on N x C x H x W int64 codes."""
+def _xmax(ir: IR, lay: Layer) -> int:
+    t = ir.tensors[lay.inputs[0]].type
+    return max(abs(t.lo), abs(t.hi))
+
+
+def _layer_c(ir: IR, lay: Layer, *inputs: np.ndarray) -> np.ndarray:
+    """One IR layer on channel-major integer-valued arrays (the fast path of run)."""
     a = lay.attrs
     x = inputs[0]
     if lay.op == "conv2d":
         bias = ir.param(lay, "bias") if "bias" in lay.params else None
-        y = conv2d(x, ir.param(lay, "weight"), int(a["padding"]), bias)
-        if lay.requantizes:
-            y = requantize(y, _per_channel(ir.param(lay, "shift")), int(a["lo"]), int(a["hi"]))
+        if lay.requantizes:  # the bias is added inside the requantization pass
+            y, _ = _conv_c(x, ir.param(lay, "weight"), int(a["padding"]), None, _xmax(ir, lay))
+            return _requant_c(y, ir.param(lay, "shift"), int(a["lo"]), int(a["hi"]),
+                              1 << (int(a["acc_bits"]) - 1), bias=bias)
+        y, dt = _conv_c(x, ir.param(lay, "weight"), int(a["padding"]), bias, _xmax(ir, lay))
         return y
     if lay.op == "batchnorm":
-        y = x * _per_channel(ir.param(lay, "mul")) + _per_channel(ir.param(lay, "bias"))
-        return requantize(y, _per_channel(ir.param(lay, "shift")), int(a["lo"]), int(a["hi"]))
+        bound = (1 << (ir.tensors[lay.inputs[0]].type.bits - 1)) * int(np.abs(ir.param(lay, "mul")).max(initial=0)) \
+            + int(np.abs(ir.param(lay, "bias").astype(np.int64)).max(initial=0))
+        return _requant_c(x, ir.param(lay, "shift"), int(a["lo"]), int(a["hi"]), bound,
+                          mul=ir.param(lay, "mul"), bias=ir.param(lay, "bias"))
     if lay.op == "conv_transpose2d":
-        y = conv_transpose2d_k2s2(x, ir.param(lay, "weight"))
-        return requantize(y, _per_channel(ir.param(lay, "shift")), int(a["lo"]), int(a["hi"]))
+        y, _ = _convt_c(x, ir.param(lay, "weight"), _xmax(ir, lay))
+        return _requant_c(y, ir.param(lay, "shift"), int(a["lo"]), int(a["hi"]), 1 << (int(a["acc_bits"]) - 1))
     if lay.op == "maxpool2d":
         return maxpool2x2(x)
     if lay.op == "concat":
-        return np.concatenate(inputs, axis=1)
+        return np.concatenate(inputs, axis=0)
     if lay.op == "argmax":
-        return np.argmax(x, axis=1)[:, None].astype(np.int64)
+        return np.argmax(x, axis=0)[None].astype(np.float32)
     raise IRError(f"layer '{lay.name}': op {lay.op!r} is not supported by the reference")
+
+
+def run_layer(ir: IR, lay: Layer, *inputs: np.ndarray) -> np.ndarray:
+    """One IR layer on N x C x H x W integer codes; returns int64 codes."""
+    y = _layer_c(ir, lay, *(np.asarray(i).transpose(1, 0, 2, 3) for i in inputs))
+    return np.ascontiguousarray(y.transpose(1, 0, 2, 3)).astype(np.int64)
 
 
 def run(ir: IR, images, trace: bool = False, layout: str = "auto", batch: int = 64) -> Result:
@@ -153,17 +227,18 @@ def run(ir: IR, images, trace: bool = False, layout: str = "auto", batch: int = 
 
 
 def _run_batch(ir: IR, x: np.ndarray, trace: bool) -> Result:
-    env = {ir.input: x}
+    env = {ir.input: np.ascontiguousarray(x.transpose(1, 0, 2, 3), dtype=np.float32)}
     # drop tensors once their last consumer has run (memory), unless tracing
     last_use = {}
     for i, lay in enumerate(ir.layers):
         for t in lay.inputs:
             last_use[t] = i
     for i, lay in enumerate(ir.layers):
-        env[lay.output] = run_layer(ir, lay, *(env[t] for t in lay.inputs))
+        env[lay.output] = _layer_c(ir, lay, *(env[t] for t in lay.inputs))
         if not trace:
             for t in lay.inputs:
                 if last_use[t] == i and t not in (ir.logits, ir.classes):
                     del env[t]
-    classes = env[ir.classes][:, 0]
-    return Result(classes=classes, logits=env[ir.logits], trace=env if trace else {})
+    keep = env if trace else {k: env[k] for k in (ir.logits, ir.classes)}
+    as_int = {k: np.ascontiguousarray(v.transpose(1, 0, 2, 3)).astype(np.int64) for k, v in keep.items()}
+    return Result(classes=as_int[ir.classes][:, 0], logits=as_int[ir.logits], trace=as_int if trace else {})

@@ -104,6 +104,7 @@ class _Partial:
 
     def __init__(self, b: IRBuilder):
         self.arrays = b.arrays
+        self.tensors = b.tensors
 
     def param(self, layer, role):
         return self.arrays[layer.params[role]]
