@@ -169,8 +169,15 @@ def load_checkpoint(path) -> tuple[UNet, dict]:
         raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "config" not in ck:
         raise CheckpointError(f"{path}: not a unetaccel float checkpoint (no model config inside)")
-    model = UNet.from_config(UNetConfig.from_dict(ck["config"]))
-    missing, unexpected = model.load_state_dict(ck["state_dict"], strict=False)
+    try:
+        model = UNet.from_config(UNetConfig.from_dict(ck["config"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: the model config inside is not valid ({e})") from None
+    try:
+        missing, unexpected = model.load_state_dict(ck["state_dict"], strict=False)
+    except RuntimeError as e:  # shape mismatches
+        first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
+        raise CheckpointError(f"{path}: weights do not fit the architecture in its config ({first})") from None
     if missing or unexpected:
         raise CheckpointError(f"{path}: weights do not fit the architecture in its config "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

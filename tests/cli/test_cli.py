@@ -1,0 +1,75 @@
+"""The `unetaccel` command: exit codes, the `mismatches: N` line, clear errors."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from unetaccel import ir as irmod
+from unetaccel.ir import synth
+from unetaccel.model import UNet
+from unetaccel.model.train import save_checkpoint
+
+
+def cli(*args, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "unetaccel.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_help_lists_the_commands():
+    code, out, _ = cli("--help")
+    assert code == 0
+    for c in ("train", "quantize", "inspect", "demo"):
+        assert c in out
+
+
+def test_inspect(tmp_path):
+    p = irmod.save(synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=1), tmp_path / "m")
+    code, out, err = cli("inspect", "--ir", p, "--lanes", "4x4")
+    assert code == 0, err
+    assert "conv_transpose2d" in out and "ideal cycles" in out
+
+
+def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
+    code, _, err = cli("inspect", "--ir", tmp_path / "missing.json")
+    assert code == 2 and "error:" in err and "missing.json" in err and "Traceback" not in err
+    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
+    code, _, err = cli("inspect", "--ir", p, "--lanes", "3x8")
+    assert code == 2 and "power" in err
+
+
+def test_quantize_refuses_a_foreign_checkpoint(tmp_path):
+    torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "foreign.pt")
+    code, _, err = cli("quantize", "--checkpoint", tmp_path / "foreign.pt", "--out", tmp_path / "run")
+    assert code == 2 and "not a unetaccel float checkpoint" in err
+    # right format, weights of another architecture
+    m = UNet(widths=(4, 8, 16), num_classes=5, size=(32, 48))
+    p = save_checkpoint(tmp_path / "other.pt", m)
+    ck = torch.load(p, weights_only=False)
+    ck["config"]["widths"] = [8, 16, 32]
+    torch.save(ck, p)
+    code, _, err = cli("quantize", "--checkpoint", p, "--out", tmp_path / "run")
+    assert code == 2 and "do not fit the architecture" in err
+
+
+def test_quantize_end_to_end_prints_mismatches(trained_run, tmp_path):
+    code, out, err = cli("quantize", "--checkpoint", trained_run / "float.pt", "--epochs", "0",
+                         "--val-images", "4", "--train-length", "32", "--val-length", "16", "--out", tmp_path / "q")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-1] == "mismatches: 0"
+    assert "float vs W5A8" in out
+    assert (tmp_path / "q" / "model.json").exists() and (tmp_path / "q" / "model.onnx").exists()
+    assert (tmp_path / "q" / "val.npz").exists() and (tmp_path / "q" / "quant_metrics.json").exists()
+
+
+@pytest.mark.parametrize("argv,match", [(("train", "--dataset", "voc", "--data-root", "/nonexistent/voc",
+                                          "--out", "RUN"), "/nonexistent/voc"),
+                                        (("train", "--size", "60x64", "--out", "RUN"), "multiples of 2^levels"),
+                                        (("train", "--dataset", "imagenet", "--out", "RUN"), "imagenet")])
+def test_train_errors_are_one_line(argv, match, tmp_path):
+    argv = tuple(str(tmp_path / a) if a == "RUN" else a for a in argv)
+    code, _, err = cli(*argv)
+    assert code == 2, err
+    assert match in err and "Traceback" not in err
