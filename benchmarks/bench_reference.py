@@ -4,6 +4,9 @@
 
 Prints a table (images/s, ratio) and writes benchmarks/results/reference.json.
 Goal (issue 3): the reference reaches at least half of torch float's throughput.
+The runs are interleaved and the best of each is kept. OPENBLAS_CORETYPE, when this
+machine sets it, pins numpy's OpenBLAS to older kernels; to measure without it, unset
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE together for this command only.
 """
 from __future__ import annotations
 
@@ -20,14 +23,17 @@ from unetaccel.ir import reference as R, synth
 from unetaccel.model import UNet
 
 
-def best_of(fn, repeats):
-    fn()  # warm-up
-    times = []
+def best_of_interleaved(fns, repeats):
+    """Best time of each function, the runs interleaved so that machine noise hits both alike."""
+    for fn in fns:
+        fn()  # warm-up
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best
 
 
 def main(argv=None):
@@ -42,13 +48,14 @@ def main(argv=None):
     x = np.random.default_rng(0).integers(0, 256, (a.batch, 3, h, w), dtype=np.uint8)
     model = UNet(size=(h, w)).eval()
     xt = torch.from_numpy(x).float() / 256
-    t_ref = best_of(lambda: R.run(ir, x), a.repeats)
     with torch.no_grad():
-        t_torch = best_of(lambda: model(xt), a.repeats)
+        t_ref, t_torch = best_of_interleaved([lambda: R.run(ir, x), lambda: model(xt)], a.repeats)
     rows = [("numpy reference (int semantics)", a.batch / t_ref), ("torch float32 (eval)", a.batch / t_torch)]
     ratio = rows[0][1] / rows[1][1]
     print(f"command: python benchmarks/bench_reference.py --batch {a.batch} --repeats {a.repeats} --size {a.size}")
-    print(f"machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}")
+    import os
+    print(f"machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"{'engine':36s} {'images/s':>10s}")
     for name, v in rows:
         print(f"{name:36s} {v:10.1f}")
