@@ -179,6 +179,43 @@ def inspect(ir: Path = typer.Option(..., help="RUN/model.json"), lanes: str = "8
 
 
 @app.command()
+def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
+          image: Path = typer.Option(..., help="an image file (PNG/JPEG) of the network's input size"),
+          out: Path = typer.Option(..., help="output PNG: the class map, colour-coded"),
+          resize: bool = typer.Option(False, help="resize the image to the network's input size first")):
+    """Run the integer reference on one image and write the colour-coded class map."""
+    def body():
+        import numpy as np
+        from PIL import Image
+
+        from . import ir as irmod
+        net = irmod.load(ir)
+        if not image.is_file():
+            raise CliError(f"{image}: no such image")
+        img = Image.open(image).convert("RGB" if net.in_channels == 3 else "L")
+        h, w = net.size
+        if img.size != (w, h):
+            if not resize:
+                raise CliError(f"{image}: the image is {img.size[1]}x{img.size[0]}, the network takes {h}x{w} "
+                               "(pass --resize to resize it)")
+            img = img.resize((w, h), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+        arr = arr[None] if arr.ndim == 3 else arr[None, :, :, None]
+        res = irmod.reference.run(net, arr, layout="nhwc")
+        k = net.num_classes
+        rng = np.random.default_rng(12345)
+        pal = rng.integers(40, 256, size=(k, 3)).astype(np.uint8)
+        pal[0] = 0
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pal[res.classes[0]]).save(out)
+        counts = np.bincount(res.classes[0].ravel(), minlength=k)
+        names = net.meta.get("class_names") or [str(i) for i in range(k)]
+        top = ", ".join(f"{names[i]} {100 * counts[i] / counts.sum():.1f}%" for i in np.argsort(-counts)[:5] if counts[i])
+        typer.echo(f"wrote {out}; classes: {top}")
+    _run(body)
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          epochs: int = typer.Option(6, min=1), qat_epochs: int = typer.Option(1, min=0), seed: int = 0):
     """The main job: train on the synthetic dataset, quantize to W5A8, verify, print the metrics."""

@@ -73,3 +73,22 @@ def test_train_errors_are_one_line(argv, match, tmp_path):
     code, _, err = cli(*argv)
     assert code == 2, err
     assert match in err and "Traceback" not in err
+
+
+def test_infer_writes_a_class_map(tmp_path):
+    import numpy as np
+    from PIL import Image
+    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(16, 24), seed=2), tmp_path / "m")
+    arr = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(tmp_path / "x.png")
+    code, out, err = cli("infer", "--ir", p, "--image", tmp_path / "x.png", "--out", tmp_path / "y.png")
+    assert code == 0, err
+    got = np.asarray(Image.open(tmp_path / "y.png"))
+    assert got.shape == (16, 24, 3)
+    classes = irmod.reference.run(irmod.load(p), arr[None]).classes[0]
+    # same class -> same colour, different class -> different colour
+    for c in np.unique(classes):
+        assert len(np.unique(got[classes == c].reshape(-1, 3), axis=0)) == 1
+    Image.fromarray(arr[:8]).save(tmp_path / "small.png")
+    code, _, err = cli("infer", "--ir", p, "--image", tmp_path / "small.png", "--out", tmp_path / "z.png")
+    assert code == 2 and "8x24" in err and "16x24" in err

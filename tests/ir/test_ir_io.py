@@ -107,3 +107,22 @@ def test_wrong_image_size_and_dtype(small_ir):
         R.run(small_ir, np.zeros((1, 3, 32, 32), np.uint8))
     with pytest.raises(IRError, match="uint8"):
         R.run(small_ir, np.zeros((1, 3, 16, 24), np.float32))
+
+
+def test_builder_refuses_an_accumulator_beyond_the_hardware():
+    """Export builds the IR through IRBuilder: a layer whose worst case passes the
+    hardware accumulator fails there, naming the layer."""
+    from unetaccel.ir.builder import IRBuilder
+    b = IRBuilder("big", (3, 8, 8))
+    # 8-bit weights over 3 input channels cannot exceed 32 bits; over 8192 channels they do
+    x = b.input
+    w = np.zeros((2, 3, 3, 3), dtype=np.int64)
+    acc = b.conv2d("ok", x, w, 0, weight_bits=8)
+    assert b.t(acc).type.bits <= 32
+    b2 = IRBuilder("big", (8192, 2, 2))
+    wide = b2.conv2d("too_wide", b2.input, np.zeros((2, 8192, 3, 3), dtype=np.int64), 0, weight_bits=8)
+    b2.batchnorm("bn", wide, [1, 1], 0, [0, 0], 0)
+    b2.conv2d("head", "bn", np.zeros((2, 2, 1, 1), dtype=np.int64), 0, bias=[0, 0], out_f=0, out_signed=True)
+    b2.argmax("argmax", "head")
+    with pytest.raises(IRError, match="layer 'too_wide'.*accumulator needs 33 bits"):
+        b2.build("head", "argmax")
