@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from brevitas.quant.fixed_point import (Int8ActPerTensorFixedPoint, Int8WeightPerChannelFixedPoint,
                                         Uint8ActPerTensorFixedPoint)
 from brevitas.quant.scaled_int import Int32Bias
+from brevitas.quant_tensor import QuantTensor
 from torch import nn
 
 from ..model.unet import UNet, UNetConfig
@@ -45,10 +46,33 @@ def _conv(cin, cout, k, bias=False, weight_bits=WEIGHT_BITS):
                            return_quant_tensor=True, **kw)
 
 
+def _view_qt(t, shape):
+    """Reshape a (quant) tensor, its per-channel scale and zero point included.
+
+    brevitas 0.13.4's QuantTensor.view reshapes only the value, so a per-channel
+    BatchNorm multiplier keeps a (C,) scale that broadcasts wrongly against the
+    (1, C, 1, 1) accumulator scale (eval mode then fails 'Scaling factors are different'
+    as soon as channel scales differ)."""
+    if t is None or not isinstance(t, QuantTensor):
+        return None if t is None else t.view(shape)
+    scale = t.scale.view(shape) if t.scale.numel() > 1 else t.scale
+    zp = t.zero_point.view(shape) if t.zero_point.numel() > 1 else t.zero_point
+    return t.set(value=t.value.view(shape), scale=scale, zero_point=zp)
+
+
+class QuantBatchNorm2d(qnn.BatchNorm2dToQuantScaleBias):
+    """Inference BatchNorm as a quantized per-channel multiply-add: y = acc * m[c] + b[c]."""
+
+    def inner_forward_impl(self, input, quant_weight, quant_bias):
+        out = input * _view_qt(quant_weight, self.runtime_shape)
+        if quant_bias is not None:
+            out = out + _view_qt(quant_bias, self.runtime_shape)
+        return out
+
+
 def _bn(c):
-    return qnn.BatchNorm2dToQuantScaleBias(c, weight_quant=Int8WeightPerChannelFixedPoint,
-                                           weight_bit_width=BN_MUL_BITS, bias_quant=Int32Bias,
-                                           return_quant_tensor=True)
+    return QuantBatchNorm2d(c, weight_quant=Int8WeightPerChannelFixedPoint, weight_bit_width=BN_MUL_BITS,
+                            bias_quant=Int32Bias, return_quant_tensor=True)
 
 
 def _relu(act_bits=ACT_BITS):
