@@ -22,10 +22,10 @@ def trained_run(tmp_path_factory) -> Path:
 
     run = tmp_path_factory.mktemp("trained_default")
     print(f"training the default network (seed {TRAINED_SEED}) into {run}")
-    epochs = int(os.environ.get("UNETACCEL_TEST_EPOCHS", "2"))
-    train(TrainConfig(epochs=epochs, seed=TRAINED_SEED, train_length=192, val_length=32), run, progress=False)
+    epochs = int(os.environ.get("UNETACCEL_TEST_EPOCHS", "5"))  # ~30 s on 2 cores
+    train(TrainConfig(epochs=epochs, seed=TRAINED_SEED, train_length=1024, val_length=32), run, progress=False)
     m = quantize(run / "float.pt", run, epochs=1, seed=TRAINED_SEED, val_images=16, progress=False,
-                 train_length=96, val_length=32, log=lambda *a: None)
+                 train_length=256, val_length=32, log=lambda *a: None)
     assert m["exactness"]["mismatches"] == 0, "Brevitas and the reference disagree on the trained network"
     return run
 

@@ -107,7 +107,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
           widths: str = typer.Option("8,16,32,64,128", help="encoder widths, the last is the bottleneck"),
           classes: Optional[int] = typer.Option(None, help="number of classes (default: the dataset's)"),
           size: str = typer.Option("64x64", help="input HEIGHTxWIDTH, multiples of 2^levels"),
-          epochs: int = typer.Option(6, min=1), seed: int = 0,
+          epochs: int = typer.Option(20, min=1), seed: int = 0,
           batch_size: int = typer.Option(16, min=1), lr: float = 3e-3,
           beta: float = typer.Option(0.5, help="loss = beta*CE + (1-beta)*Dice"),
           class_weights: Optional[str] = typer.Option(None, help="comma-separated CE class weights"),
@@ -217,7 +217,7 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         epochs: int = typer.Option(6, min=1), qat_epochs: int = typer.Option(1, min=0), seed: int = 0):
+         epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
     """The main job: train on the synthetic dataset, quantize to W5A8, verify, print the metrics."""
     def body():
         from .model.train import TrainConfig, train as do_train

@@ -219,7 +219,7 @@ class SyntheticShapes(_Base):
             raise DatasetError("synthetic: need at least 2 classes (background + 1)")
         self.table = _class_table(self.num_classes)
         self.class_names = ["background"] + [f"{s}-{t}-{z}" for s, t, z in self.table]
-        self.length = int(length) if length is not None else (512 if split == "train" else 128)
+        self.length = int(length) if length is not None else (2048 if split == "train" else 128)
 
     def __len__(self):
         return self.length

@@ -30,7 +30,7 @@ class TrainConfig:
     widths: tuple[int, ...] = (8, 16, 32, 64, 128)
     classes: int | None = None  # None: the dataset's own count
     size: tuple[int, int] = (64, 64)
-    epochs: int = 6
+    epochs: int = 20
     batch_size: int = 16
     lr: float = 3e-3
     beta: float = 0.5
@@ -124,9 +124,9 @@ def fit(model, train_ds, val_ds, num_classes, *, epochs, lr, batch_size=16, beta
                 valid = masks != IGNORE_INDEX
                 acc = float((logits.argmax(1) == masks)[valid].float().mean()) if valid.any() else 0.0
             k += 1
-            run_loss += (float(loss) - run_loss) / k
+            run_loss += (loss.item() - run_loss) / k
             run_acc += (acc - run_acc) / k
-            hist.step_loss.append(float(loss))
+            hist.step_loss.append(loss.item())
             bar.set_postfix(loss=f"{run_loss:.3f}", acc=f"{run_acc:.3f}")
         val = evaluate(model, val_loader, num_classes, class_names)
         hist.epoch.append(ep + 1)
