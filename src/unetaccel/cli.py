@@ -216,6 +216,46 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 
 @app.command()
+def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
+             lanes: str = typer.Option("8x8", help="PINxPOUT parallelism (unroll factors / MAC lanes)"),
+             part: str = typer.Option("xc7z020clg400-1", help="FPGA part for run_hls.tcl"),
+             clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
+             out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)")):
+    """Generate the C/HLS project (BUILD/hls) from the IR."""
+    def body():
+        from . import ir as irmod
+        from .codegen import generate as gen
+        net = irmod.load(ir)
+        files = gen(net, out, lanes=parse_lanes(lanes), part=part, clock_ns=clock_ns, ir_file=ir.name)
+        for target, fs in files.items():
+            typer.echo(f"{target}: {len(fs)} files in {out / target}")
+    _run(body)
+
+
+@app.command()
+def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
+         build: Path = typer.Option(Path("build"), help="build folder (BUILD/hls is generated if missing)"),
+         images: int = typer.Option(8, min=1, help="validation images from RUN/val.npz"),
+         lanes: str = "8x8", types: str = typer.Option("native,ap", help="type modes: native, ap or both"),
+         logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
+         random_images: bool = typer.Option(False, help="random images instead of RUN/val.npz"),
+         seed: int = 0):
+    """Compile the HLS project with g++ (both type modes) and compare every layer with the reference."""
+    def body():
+        from .hls import csim as cs
+        modes = tuple(m.strip() for m in types.split(",") if m.strip())
+        for m in modes:
+            if m not in cs.MODES:
+                raise CliError(f"--types {types!r}: modes are native and ap")
+        try:
+            code = cs.main(ir, build, images, modes, parse_lanes(lanes), logits, random_images, seed)
+        except cs.CsimError as e:
+            raise CliError(str(e)) from None
+        raise typer.Exit(code)
+    _run(body)
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
     """The main job: train on the synthetic dataset, quantize to W5A8, verify, print the metrics."""
