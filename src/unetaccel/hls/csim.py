@@ -36,12 +36,22 @@ def ir_digest(ir_path) -> str:
     return h.hexdigest()[:16]
 
 
+def templates_digest() -> str:
+    """Changes whenever the generator or its templates change (no stale generated files)."""
+    from ..codegen import hls_project
+    from ..codegen.render import TEMPLATE_DIR
+    h = hashlib.sha256(Path(hls_project.__file__).read_bytes())
+    for f in sorted((TEMPLATE_DIR / "hls_project").glob("*.j2")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def ensure_project(ir_path, build_dir, lanes=(8, 8), log=print) -> tuple[irmod.IR, Path]:
     """BUILD/hls for this IR, (re)generated when missing or made from another IR."""
     net = irmod.load(ir_path)
     out = Path(build_dir) / "hls"
     stamp = out / ".ir_digest"
-    digest = f"{ir_digest(ir_path)} {lanes[0]}x{lanes[1]}"
+    digest = f"{ir_digest(ir_path)} {lanes[0]}x{lanes[1]} {templates_digest()}"
     if not stamp.exists() or stamp.read_text() != digest:
         log(f"generating {out} from {ir_path}")
         generate_hls(net, out, lanes=lanes, ir_file=Path(ir_path).name)
