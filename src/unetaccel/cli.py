@@ -24,7 +24,8 @@ class CliError(Exception):
 def _known_errors():
     from .ir.model import IRError
     from .tools import ToolMissing
-    errs = [IRError, ToolMissing, CliError, FileNotFoundError, ValueError]
+    from .hls.csim import CsimError
+    errs = [IRError, ToolMissing, CliError, CsimError, FileNotFoundError, ValueError]
     try:
         from .model.datasets import DatasetError
         errs.append(DatasetError)
@@ -82,7 +83,7 @@ def _table(title, columns, rows):
 
     t = Table(title=title)
     for c in columns:
-        t.add_column(c, justify="right" if c not in ("layer", "op", "metric", "tensor", "first") else "left")
+        t.add_column(c, justify="right" if c not in ("layer", "op", "metric", "tensor", "first", "rung", "compared with", "class") else "left")
     for r in rows:
         t.add_row(*[str(v) for v in r])
     Console(width=140).print(t)
@@ -130,7 +131,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
 
 @app.command()
 def quantize(checkpoint: Path = typer.Option(..., help="RUN/float.pt"),
-             epochs: int = typer.Option(2, min=0, help="QAT epochs (0 = post-training quantization only)"),
+             epochs: int = typer.Option(8, min=0, help="QAT epochs (0 = post-training quantization only)"),
              seed: int = 0, lr: float = 1e-3,
              val_images: int = typer.Option(16, min=1, help="validation images for the exactness check and val.npz"),
              weight_bits: int = typer.Option(5, min=2, max=8), act_bits: int = typer.Option(8, min=8, max=8),
@@ -257,23 +258,34 @@ def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
-    """The main job: train on the synthetic dataset, quantize to W5A8, verify, print the metrics."""
+         epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(8, min=0), seed: int = 0):
+    """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project,
+    verify Brevitas == reference == C simulation, print the metrics."""
     def body():
+        from .hls import csim as cs
         from .model.train import TrainConfig, train as do_train
         from .quant.job import quantize as do_quantize
-        typer.echo(f"[1/2] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
+        typer.echo(f"[1/3] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
         m = do_train(TrainConfig(epochs=epochs, seed=seed), out)
-        typer.echo(f"[2/2] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
+        typer.echo(f"[2/3] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
         q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed)
+        typer.echo(f"[3/3] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
+        reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=lambda *a: None)
+        csim_mism = cs.print_report(reports)
         print_metrics("float UNet, synthetic validation", m["val"])
         rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
                 ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]
         _table("float vs W5A8 (synthetic validation)", ["metric", "pixel acc", "mIoU"], rows)
         ex = q["exactness"]
-        typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots")
-        typer.echo(f"mismatches: {ex['mismatches']}")
-        raise typer.Exit(1 if ex["mismatches"] else 0)
+        _table("verification ladder", ["rung", "compared with", "values", "mismatches"],
+               [("Brevitas W5A8 (float64)", "NumPy reference", sum(r["values"] for r in ex["tensors"]),
+                 ex["mismatches"]),
+                ("C simulation", "NumPy reference", sum(v[0] + v[1] for r in reports for v in r.tensors.values()),
+                 csim_mism)])
+        typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls")
+        total = ex["mismatches"] + csim_mism
+        typer.echo(f"mismatches: {total}")
+        raise typer.Exit(1 if total else 0)
     _run(body)
 
 
