@@ -85,3 +85,20 @@ def test_brevitas_trace_matches_its_own_output():
     with torch.no_grad():
         out = q(torch.from_numpy(imgs[:2]).float() / 256)
     assert torch.equal(out.argmax(1), torch.from_numpy(tr[-1][1]).argmax(1))
+
+
+def test_compare_reports_a_single_wrong_value(tmp_path):
+    """The Brevitas-vs-reference check is not vacuous: one changed shift is caught and located."""
+    from unetaccel.ir.model import make_ir
+    q, imgs = random_qmodel((4, 8), 3, (8, 8), 41)
+    ir = qonnx_to_ir(export_qonnx(q, tmp_path / "m.onnx", (8, 8)))
+    lay = ir.layers[1]  # the first batchnorm
+    key = lay.params["bias"]
+    arrays = dict(ir.arrays)
+    arrays[key] = arrays[key].copy()
+    arrays[key][0] += 1 << int(ir.param(lay, "shift")[0])  # exactly one output step on channel 0
+    bad = make_ir(ir.name, ir.input, ir.tensors, ir.layers, ir.logits, ir.classes, arrays)
+    mism, rows = compare(q, bad, imgs[:2])
+    assert mism > 0
+    first_bad = next(r for r in rows if r["mismatches"])
+    assert first_bad["tensor"] == lay.output and "brevitas" in first_bad["first"]
