@@ -257,8 +257,28 @@ def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 
 @app.command()
+def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
+           build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl is generated if missing)"),
+           lanes: str = "8x8", images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
+           logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
+           waves: bool = typer.Option(False, help="dump waveforms (FST) into BUILD/rtl"),
+           pause: bool = typer.Option(False, help="idle gaps on the input stream, backpressure on the output"),
+           random_images: bool = False, seed: int = 0):
+    """Build the generated RTL with Verilator (cocotb) and run images through it, bit for bit."""
+    def body():
+        from .rtl_sim import rtlsim as rs
+        from .rtl_sim.runner import RtlSimError
+        try:
+            code = rs.main(ir, build, parse_lanes(lanes), images, waves, logits, random_images, seed, pause)
+        except RtlSimError as e:
+            raise CliError(str(e)) from None
+        raise typer.Exit(code)
+    _run(body)
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(8, min=0), seed: int = 0):
+         epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(6, min=0), seed: int = 0):
     """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project,
     verify Brevitas == reference == C simulation, print the metrics."""
     def body():

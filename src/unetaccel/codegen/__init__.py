@@ -1,4 +1,4 @@
-"""IR -> files: the C/HLS project (and, as they land, the RTL and FSIC integration).
+"""IR -> files: the C/HLS project and the Verilog accelerator (the FSIC integration is to come).
 
 Emitters are pure functions from the IR to text, rendered from Jinja2 template files
 (templates/ beside this package). Nothing here imports torch.
@@ -9,9 +9,12 @@ from pathlib import Path
 
 
 def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.json") -> dict[str, list[Path]]:
-    """Write OUT/hls (the HLS project) for the IR; returns the written files per target."""
+    """Write OUT/hls (the HLS project) and OUT/rtl (the Verilog accelerator) for the IR;
+    returns the written files per target."""
     from .hls_project import DEFAULT_PART, generate_hls
+    from .rtl_project import generate_rtl
 
     out = Path(out)
     return {"hls": generate_hls(ir, out / "hls", lanes=lanes, part=part or DEFAULT_PART, clock_ns=clock_ns,
-                                ir_file=ir_file)}
+                                ir_file=ir_file),
+            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file)}

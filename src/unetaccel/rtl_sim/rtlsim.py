@@ -1,0 +1,32 @@
+"""`unetaccel rtlsim`: run validation images through the generated RTL (cocotb + Verilator)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir as irmod
+from ..ir.data import load_val
+from .runner import simulate
+
+
+def main(ir_path, build_dir="build", lanes=(8, 8), images=1, waves=False, logits=False, random_images=False,
+         seed=0, pause=False) -> int:
+    """Prints per image match/mismatch and `cycles: N`, then `mismatches: N`; returns the exit code."""
+    net = irmod.load(ir_path)
+    if random_images:
+        print(f"random images, seed {seed}")
+        imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
+    else:
+        imgs, _ = load_val(ir_path, net, images)
+    res = simulate(ir_path, imgs, build_dir, lanes, logits=logits, pause=pause, waves=waves,
+                   log=lambda *a: print(*a, flush=True))
+    total = 0
+    for r in res["images"]:
+        total += r["mismatches"]
+        what = "match" if r["mismatches"] == 0 else (
+            f"MISMATCH {r['mismatches']} bytes; first at byte {r['first']['byte']} (beat {r['first']['beat']}): "
+            f"rtl {r['first']['rtl']}, reference {r['first']['reference']}")
+        print(f"image {r['index']}: {what} ({'logits' if logits else 'class map'}, {r['bytes']} bytes)")
+        print(f"cycles: {r['cycles']}")
+    print(f"simulated {len(imgs)} image(s) in {res['seconds']:.1f} s")
+    print(f"mismatches: {total}")
+    return 1 if total else 0

