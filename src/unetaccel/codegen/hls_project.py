@@ -114,10 +114,11 @@ def plan(ir: IR):
     return steps
 
 
-def allocate(ir: IR, steps: list[Step]):
+def allocate(ir: IR, steps: list[Step], size_of=None):
     """Activation buffers from tensor lifetimes: a tensor lives from the step that writes it
     to the last step that reads it; buffers are reused greedily (ping-pong + skip storage).
-    The logits and the class map have buffers of their own."""
+    The logits and the class map have buffers of their own. `size_of(shape)` is a tensor's
+    size in memory units (default: elements)."""
     last_read: dict[str, int] = {}
     for i, s in enumerate(steps):
         for t in s.inputs:
@@ -127,7 +128,8 @@ def allocate(ir: IR, steps: list[Step]):
     where: dict[str, int] = {}
     for t, start in lives:
         end = last_read.get(t, start)
-        size = int(np.prod(ir.tensors[t].shape))
+        shape = ir.tensors[t].shape
+        size = int(size_of(shape)) if size_of else int(np.prod(shape))
         for k, sl in enumerate(slots):
             if sl.free_after < start:
                 break

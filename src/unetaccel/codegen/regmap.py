@@ -50,16 +50,23 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x020, "KERNEL", "rw", (Field("padding", 0, 16), Field("kernel_size", 16, 16)), "same rule"),
     Register(0x030, "CHANNELS", "rw", (Field("out_channels", 0, 16), Field("in_channels", 16, 16)), "same rule"),
     Register(0x040, "MODE", "rw", (Field("single_layer", 0, 1, "0 whole network, 1 single layer"),
-                                   Field("logits", 1, 1, "0 class map, 1 logits"))),
+                                   Field("logits", 1, 1, "whole network: 0 stream out the class map, 1 the logits"),
+                                   Field("load", 2, 1, "single layer: first take the source tensor (HWC bytes) "
+                                                       "from the input stream"),
+                                   Field("store", 3, 1, "single layer: then send the output tensor (HWC bytes) "
+                                                        "on the output stream")),
+             "0 whole network, 1 single layer; stream options"),
     Register(0x044, "OPCODE", "rw", (Field("op", 0, 8),), "op code (single layer)", True),
     Register(0x048, "SRC_BASE", "rw", (Field("addr", 0, 32),), "source base, activation-memory word address", True),
     Register(0x04C, "SKIP_BASE", "rw", (Field("addr", 0, 32),), "skip base, activation-memory word address", True),
     Register(0x050, "DST_BASE", "rw", (Field("addr", 0, 32),), "destination base, activation-memory word address", True),
     Register(0x054, "WGT_BASE", "rw", (Field("addr", 0, 32),), "weight base", True),
     Register(0x058, "BN_BASE", "rw", (Field("addr", 0, 32),), "BatchNorm base", True),
-    Register(0x05C, "QUANT", "rw", (Field("shift", 0, 8, "requantize shift (two's complement)"),
-                                    Field("relu", 8, 1), Field("flags", 9, 7)),
-             "requantize shift and flags", True),
+    Register(0x05C, "QUANT", "rw", (Field("signed", 0, 1, "output range: 0 unsigned [0, 255] (ReLU), "
+                                                          "1 signed [-128, 127] (logits)"),
+                                    Field("split", 16, 16, "input channels read from the source base; the rest "
+                                                           "from the skip base (a concat); 0 = all")),
+             "requantize range and concat split (the per-channel shifts are at the BatchNorm base)", True),
     Register(0x060, "LAYER", "ro", (Field("index", 0, 16),), "current layer index"),
     Register(0x064, "NUM_LAYERS", "ro", (Field("count", 0, 16),), "number of layers"),
     Register(0x070, "CYCLES_LO", "ro", (Field("value", 0, 32),), "cycles of the last run, low word"),
@@ -68,8 +75,12 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x0F0, "ID", "ro", (Field("value", 0, 32),), 'ID: "UNET" in ASCII'),
     Register(0x0F4, "VERSION", "ro", (Field("value", 0, 32),), "version (major.minor, 16.16)"),
     Register(0x0F8, "CONFIG", "ro", (Field("pout", 0, 8), Field("pin", 8, 8)), "build config: lanes"),
-    Register(0x100, "WLOAD_ADDR", "rw", (Field("addr", 0, 32),), "run-time weight/BatchNorm load address"),
-    Register(0x104, "WLOAD_DATA", "wo", (Field("data", 0, 32),), "load data (auto-increments the address)"),
+    Register(0x100, "WLOAD_ADDR", "rw", (Field("index", 0, 28, "32-bit word index inside the region"),
+                                         Field("region", 28, 4, "0 weights, 1 BatchNorm multipliers, "
+                                                                "2 biases, 3 shifts")),
+             "run-time parameter load address (RTL; accepted while idle)"),
+    Register(0x104, "WLOAD_DATA", "wo", (Field("data", 0, 32),),
+             "load data: written at the address, which then advances by one (RTL; ignored while busy)"),
 )
 
 #: Single-layer op codes (0 is never valid: a start with it is rejected).
@@ -80,6 +91,10 @@ OPCODES: dict[str, int] = {
     "conv_bias": 4,       # final 1x1 conv with bias, requantized to signed logits
     "argmax": 5,          # class map
 }
+
+#: Regions of the run-time parameter load path (WLOAD_ADDR[31:28]); their packing is the
+#: generated .mem files' (see unetaccel.codegen.rtl_project.load_words).
+WLOAD_REGIONS: dict[str, int] = {"weights": 0, "bn_mul": 1, "bn_bias": 2, "shift": 3}
 
 #: Error codes read at 0x080.
 ERRORS: dict[str, int] = {
@@ -124,6 +139,8 @@ def constants(prefix: str = "UNET_") -> list[tuple[str, int, str]]:
         out.append((f"{prefix}OP_{k.upper()}", v, "op code"))
     for k, v in ERRORS.items():
         out.append((f"{prefix}ERR_{k.upper()}", v, "error code"))
+    for k, v in WLOAD_REGIONS.items():
+        out.append((f"{prefix}WLOAD_{k.upper()}", v, "parameter load region"))
     out += [(f"{prefix}ID_VALUE", ID_VALUE, '"UNET"'), (f"{prefix}VERSION_VALUE", VERSION_VALUE, ""),
             (f"{prefix}FSIC_BASE", FSIC_BASE, "user project base as seen from the FSIC SoC")]
     return out

@@ -22,115 +22,184 @@ TEMPLATES = ("unet_core.v", "unet_accel.v", "tb_unet.v")
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "argmax": regmap.OPCODES["argmax"]}
-# registers the engine does not decode yet (single-layer fields, the weight-load data port)
-UNUSED_REGS = {"UNET_REG_OPCODE", "UNET_REG_SRC_BASE", "UNET_REG_SKIP_BASE", "UNET_REG_DST_BASE", "UNET_REG_WGT_BASE",
-               "UNET_REG_BN_BASE", "UNET_REG_QUANT", "UNET_REG_WLOAD_DATA"}
 FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "dst", "wbase", "pbase", "lo", "hi",
           "reserved")
+SUPPORTED_LANES = (2, 4, 8, 16, 32)
 
 
-def layout(ir: IR):
-    """(steps, base address of every materialised tensor, activation depth)."""
+class RtlConfigError(ValueError):
+    pass
+
+
+def check_lanes(lanes) -> int:
+    """The RTL engine has L x L lanes (PIN = POUT = L, a power of two): return L or raise."""
+    pin, pout = lanes
+    if pin != pout or pin not in SUPPORTED_LANES:
+        raise RtlConfigError(f"--lanes {pin}x{pout}: the RTL engine supports square power-of-two lanes "
+                             f"({', '.join(f'{v}x{v}' for v in SUPPORTED_LANES)})")
+    return pin
+
+
+def _groups(c: int, L: int) -> int:
+    return -(-int(c) // L)
+
+
+def layout(ir: IR, L: int = 8):
+    """(steps, word base of every materialised tensor, activation depth in words). A tensor of
+    C channels takes ceil(C/L) x H x W words of L channels ([group][y][x])."""
     steps = plan(ir)
-    slots, where = allocate(ir, steps)
+    words = lambda shape: _groups(shape[0], L) * int(np.prod(shape[1:]))  # noqa: E731
+    slots, where = allocate(ir, steps, size_of=words)
     offs = np.concatenate([[0], np.cumsum([s.size for s in slots])]).astype(int)
     base = {t: int(offs[k]) for t, k in where.items()}
     end = int(offs[-1])
-    base[ir.logits] = end
-    end += int(np.prod(ir.tensors[ir.logits].shape))
-    base[ir.classes] = end
-    end += int(np.prod(ir.tensors[ir.classes].shape))
+    for t in (ir.logits, ir.classes):
+        base[t] = end
+        end += words(ir.tensors[t].shape)
     return steps, base, end
 
 
-def _mem(values, width_hex: int) -> str:
-    mask = (1 << (4 * width_hex)) - 1
-    return "".join(f"{int(v) & mask:0{width_hex}x}\n" for v in np.asarray(values).ravel().tolist())
+def _conv_words(w: np.ndarray, cin0: int, cin1: int, L: int) -> np.ndarray:
+    """Conv weights (Cout, Cin, K, K) -> words [go][gi][ky][kx] of L x L (output lane, input lane);
+    input channels of a concat: source groups first, then skip groups, each zero-padded."""
+    cout, cin, k, _ = w.shape
+    g0, g1, go = _groups(cin0, L), _groups(cin1, L), _groups(cout, L)
+    padded = np.zeros((go * L, (g0 + g1) * L, k, k), np.int64)
+    padded[:cout, :cin0] = w[:, :cin0]
+    padded[:cout, g0 * L:g0 * L + cin1] = w[:, cin0:cin0 + cin1]
+    # (go, j, gi, i, ky, kx) -> (go, gi, ky, kx, j, i)
+    return padded.reshape(go, L, g0 + g1, L, k, k).transpose(0, 2, 4, 5, 1, 3).reshape(-1, L, L)
 
 
-def tables(ir: IR):
-    """The layer table rows and the concatenated parameter memories."""
-    steps, base, depth = layout(ir)
-    T = ir.tensors
+def _convt_words(w: np.ndarray, L: int) -> np.ndarray:
+    """Transposed-conv weights (Cin, Cout, 2, 2) -> words [go][phase = 2 dy + dx][gi] of L x L."""
+    cin, cout = w.shape[:2]
+    gi, go = _groups(cin, L), _groups(cout, L)
+    padded = np.zeros((gi * L, go * L, 2, 2), np.int64)
+    padded[:cin, :cout] = w
+    # (gi, i, go, j, dy, dx) -> (go, dy, dx, gi, j, i)
+    return padded.reshape(gi, L, go, L, 2, 2).transpose(2, 4, 5, 0, 3, 1).reshape(-1, L, L)
+
+
+def _lanes(v, cout: int, L: int) -> np.ndarray:
+    """Per-channel values -> (groups, L), zero-padded."""
+    out = np.zeros(_groups(cout, L) * L, np.int64)
+    out[:cout] = np.broadcast_to(np.asarray(v, np.int64).ravel(), (cout,))
+    return out.reshape(-1, L)
+
+
+def tables(ir: IR, L: int = 8):
+    """The layer table rows and the parameter memories: weight words (n, L, L) and BatchNorm
+    multiplier / bias / shift words (groups, L)."""
+    steps, base, depth = layout(ir, L)
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
     for s in steps:
         lay = s.layers[0]
+        c = dict(s.consts)
         row = dict.fromkeys(FIELDS, 0)
         row["op"] = OPCODE[s.kind]
         row["src0"] = base[s.inputs[0]]
         row["src1"] = base[s.inputs[1]] if len(s.inputs) > 1 else 0
         row["dst"] = base[s.output]
         row["wbase"], row["pbase"] = wbase, pbase
+        wq = np.zeros((0, L, L), np.int64)
+        pm = pb = ps = np.zeros((0, L), np.int64)
         if s.kind == "conv_bn_relu":
             bn = s.layers[1]
-            c = dict(s.consts)
             row.update(cin0=c["CIN0"], cin1=c["CIN1"], cout=c["COUT"], h=c["H"], w=c["W"], k=c["K"], pad=c["PAD"],
                        lo=c["LO"], hi=c["HI"])
-            w = ir.param(lay, "weight")
-            p_mul, p_bias, p_shift = ir.param(bn, "mul"), ir.param(bn, "bias"), ir.param(bn, "shift")
+            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], L)
+            pm, pb, ps = (_lanes(ir.param(bn, n), c["COUT"], L) for n in ("mul", "bias", "shift"))
         elif s.kind == "conv1x1_bias":
-            c = dict(s.consts)
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
-            w = ir.param(lay, "weight")
-            p_bias, p_shift = ir.param(lay, "bias"), ir.param(lay, "shift")
-            p_mul = np.ones_like(p_bias)
+            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN"], 0, L)
+            pm = _lanes(1, c["COUT"], L)
+            pb, ps = (_lanes(ir.param(lay, n), c["COUT"], L) for n in ("bias", "shift"))
         elif s.kind == "conv_transpose2x2":
-            c = dict(s.consts)
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=2, lo=c["LO"], hi=c["HI"])
-            w = ir.param(lay, "weight")
-            p_shift = ir.param(lay, "shift")
-            p_mul = p_bias = np.zeros_like(p_shift)
+            wq = _convt_words(np.asarray(ir.param(lay, "weight")), L)
+            pm, pb, ps = _lanes(1, c["COUT"], L), _lanes(0, c["COUT"], L), _lanes(ir.param(lay, "shift"), c["COUT"], L)
         elif s.kind == "maxpool2x2":
-            c = dict(s.consts)
             row.update(cin0=c["C"], cout=c["C"], h=c["H"], w=c["W"], k=2)
-            w, p_mul, p_bias, p_shift = (np.zeros(0, np.int64),) * 4
         elif s.kind == "argmax":
-            c = dict(s.consts)
             row.update(cin0=c["K"], cout=1, h=c["H"], w=c["W"])
-            w, p_mul, p_bias, p_shift = (np.zeros(0, np.int64),) * 4
         else:  # pragma: no cover - plan() only makes the kinds above
             raise IRError(f"layer '{s.name}': {s.kind} has no RTL op")
-        if np.size(w) and np.abs(np.asarray(w)).max() > 127:
+        if wq.size and np.abs(wq).max() > 127:
             raise IRError(f"layer '{lay.name}': weights beyond 8 bits do not fit the weight memory")
-        weights.append(np.asarray(w).ravel())
-        mul.append(np.asarray(p_mul).ravel())
-        bias.append(np.asarray(p_bias).ravel())
-        shift.append(np.asarray(p_shift).ravel())
-        wbase += int(np.size(w))
-        pbase += int(np.size(p_shift))
+        for arr, bits in ((pm, 32), (pb, 32), (ps, 8)):
+            if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
+                raise IRError(f"layer '{s.name}': a BatchNorm/requantize parameter does not fit {bits} bits")
+        weights.append(wq)
+        mul.append(pm)
+        bias.append(pb)
+        shift.append(ps)
+        wbase += len(wq)
+        pbase += len(pm)
         rows.append(row)
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
-    return steps, base, depth, rows, cat(weights), cat(mul), cat(bias), cat(shift)
+    return (steps, base, depth, rows, np.concatenate(weights), np.concatenate(mul), np.concatenate(bias),
+            np.concatenate(shift))
+
+
+def _mem(words: np.ndarray, lane_bits: int) -> str:
+    """One hex word a line (words: n x lanes...); lane 0 in the least significant bits.
+    An empty memory gets one zero word."""
+    words = np.asarray(words, np.int64)
+    per = int(np.prod(words.shape[1:])) if words.ndim > 1 else 1
+    words = words.reshape(-1, per)
+    if not len(words):
+        words = np.zeros((1, per), np.int64)
+    digits = lane_bits // 4
+    mask = (1 << lane_bits) - 1
+    lines = ("".join(f"{int(v) & mask:0{digits}x}" for v in row[::-1]) for row in words.tolist())
+    return "".join(line + "\n" for line in lines)
+
+
+def load_words(ir: IR, lanes=(8, 8)) -> dict[str, np.ndarray]:
+    """What the run-time load path (WLOAD_ADDR / WLOAD_DATA) writes for this IR: per region,
+    the 32-bit words from index 0 (weights: 4 bytes a word, little-endian lanes)."""
+    L = check_lanes(lanes)
+    _, _, _, _, weights, mul, bias, shift = tables(ir, L)
+    wbytes = (weights.reshape(-1) & 0xFF).astype(np.uint8)
+    return {"weights": wbytes.view("<u4").copy() if wbytes.size else np.zeros(0, np.uint32),
+            "bn_mul": (mul.reshape(-1) & 0xFFFFFFFF).astype(np.uint32),
+            "bn_bias": (bias.reshape(-1) & 0xFFFFFFFF).astype(np.uint32),
+            "shift": (shift.reshape(-1) & 0xFF).astype(np.uint32)}
 
 
 def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> list[Path]:
     """Write BUILD/rtl: Verilog sources, .mem files and layout.json; returns the written files."""
-    steps, base, depth, rows, weights, mul, bias, shift = tables(ir)
+    L = check_lanes(lanes)
+    steps, base, depth, rows, weights, mul, bias, shift = tables(ir, L)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     in_c, in_h, in_w = ir.tensors[ir.input].shape
+    E = regmap.ERRORS
     ctx = {
         "banner": f"Generated by unetaccel from the IR '{ir.name}' ({ir_file}). Do not edit.",
-        "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(shift)),
+        "lanes": L, "lanes_log2": L.bit_length() - 1,
+        "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
         "in_base": base[ir.input], "logit_base": base[ir.logits], "class_base": base[ir.classes],
         "op_conv_bn": OPCODE["conv_bn_relu"], "op_pool": OPCODE["maxpool2x2"], "op_convt": OPCODE["conv_transpose2x2"],
         "op_conv_bias": OPCODE["conv1x1_bias"], "op_argmax": OPCODE["argmax"],
-        "err_bad_size": regmap.ERRORS["bad_size"],
-        "constants": [c for c in regmap.constants() if c[0].startswith("UNET_REG_") and c[0] not in UNUSED_REGS
-                      or c[0] in ("UNET_ID_VALUE", "UNET_VERSION_VALUE", "UNET_ERR_BAD_OPCODE")],
-        "build_config": (lanes[0] << 8) | lanes[1],
+        "err_bad_size": E["bad_size"], "err_bad_opcode": E["bad_opcode"], "err_bad_kernel": E["bad_kernel"],
+        "err_bad_channels": E["bad_channels"], "err_bad_address": E["bad_address"],
+        "constants": [c for c in regmap.constants() if c[0].startswith("UNET_REG_")
+                      or c[0] in ("UNET_ID_VALUE", "UNET_VERSION_VALUE")],
+        "build_config": (L << 8) | L,
     }
     written = [render_to(f"rtl_project/{name}.j2", out_dir / name, ctx) for name in TEMPLATES]
     mems = {
-        "weights.mem": _mem(weights if len(weights) else [0], 2),
-        "bn_mul.mem": _mem(mul if len(mul) else [0], 8),
-        "bn_bias.mem": _mem(bias if len(bias) else [0], 8),
-        "shift.mem": _mem(shift if len(shift) else [0], 2),
-        "layers.mem": _mem([r[f] for r in rows for f in FIELDS], 8),
-        "layout.json": json.dumps({"ir": ir_file, "steps": [s.name for s in steps], "act_depth": depth,
-                                   "bases": base, "layers": rows}, indent=1) + "\n",
+        "weights.mem": _mem(weights, 8),
+        "bn_mul.mem": _mem(mul, 32),
+        "bn_bias.mem": _mem(bias, 32),
+        "shift.mem": _mem(shift, 8),
+        "layers.mem": _mem(np.array([[r[f] for r in rows for f in FIELDS]]).T, 32),
+        "layout.json": json.dumps({"ir": ir_file, "lanes": [L, L], "steps": [s.name for s in steps],
+                                   "act_depth_words": depth, "word_bases": base, "fields": list(FIELDS),
+                                   "layers": rows}, indent=1) + "\n",
     }
     for name, text in mems.items():
         p = out_dir / name
