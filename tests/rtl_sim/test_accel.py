@@ -11,7 +11,7 @@ import pytest
 from unetaccel import ir as irmod
 from unetaccel.codegen.rtl_project import generate_rtl
 from unetaccel.ir import synth
-from unetaccel.rtl_sim.runner import SOURCES, simulate
+from unetaccel.rtl_sim.runner import SOURCES, RtlSimError, simulate
 from unetaccel.tools import ensure_verilator_on_path
 
 SEED = 77
@@ -60,6 +60,53 @@ def test_protocol(small, testcase):
     assert res["failures"] == [], res["failures"]
 
 
+def test_single_layer_mode_every_layer(small):
+    """Each table row run alone from the registers; every layer's output equals the reference's."""
+    p, build, imgs = small
+    res = simulate(p, imgs[:2], build, testcase="test_single_layer")
+    for im in res["images"]:
+        bad = [x for x in im["layers"] if x["mismatches"] or x["error"]]
+        assert not bad, bad
+    assert len(res["images"][0]["layers"]) == len(irmod.load(p).layers) - sum(
+        lay.op in ("batchnorm", "concat") for lay in irmod.load(p).layers)
+
+
+def test_weights_reloaded_at_run_time(small, tmp_path):
+    """The RTL generated for one network runs another of the same shapes after its parameters
+    are written through WLOAD_ADDR / WLOAD_DATA; a different shape is refused."""
+    p, build, imgs = small
+    seed = SEED + 5
+    print("seed", seed)
+    other = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=seed)
+    q = irmod.save(other, tmp_path / "other" / "model")
+    a = irmod.reference.run(irmod.load(p), imgs[:2], layout="nchw")
+    b = irmod.reference.run(other, imgs[:2], layout="nchw")
+    assert (a.logits != b.logits).any()  # the reload is visible in the outputs
+    res = _exact(simulate(p, imgs[:2], build, reload_ir=q, logits=True), 2)
+    assert res["loaded_words"] > 0
+    # the next session's RTL is freshly initialised from the .mem files again
+    _exact(simulate(p, imgs[:1], build), 1)
+    wrong = irmod.save(synth.random_unet(widths=(4, 16), num_classes=3, size=(8, 8), seed=seed),
+                       tmp_path / "wrong" / "model")
+    with pytest.raises(RtlSimError, match="same shapes"):
+        simulate(p, imgs[:1], build, reload_ir=wrong)
+
+
+@pytest.mark.parametrize("lanes", [(4, 4), (16, 16)])
+def test_other_lane_counts(tmp_path_factory, lanes):
+    """The engine at 4x4 and 16x16 lanes: a non-square network with odd channel counts (padding
+    inside the channel groups, a concat whose first part does not fill its group)."""
+    seed = SEED + lanes[0]
+    print("seed", seed)
+    d = tmp_path_factory.mktemp(f"rtl_{lanes[0]}")
+    net = synth.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=seed)
+    p = irmod.save(net, d / "run" / "model")
+    imgs = np.random.default_rng(seed).integers(0, 256, (2, 3, 8, 12), dtype=np.uint8)
+    res = _exact(simulate(p, imgs, d / "build", lanes=lanes), 2)
+    res = simulate(p, imgs[:1], d / "build", lanes=lanes, testcase="test_single_layer")
+    assert res["images"][0]["mismatches"] == 0, res
+
+
 def test_non_default_network_with_saturation(tmp_path):
     seed = SEED + 1
     print("seed", seed)
@@ -71,12 +118,18 @@ def test_non_default_network_with_saturation(tmp_path):
     _exact(simulate(p, imgs, tmp_path / "build"), 1)
 
 
-def test_trained_default_network_one_image(trained_ir_path, tmp_path_factory):
+def test_trained_default_network(trained_ir_path, tmp_path_factory):
+    """Two validation images through the whole network, then one layer by layer (every layer's
+    output compared), on the trained default network at the default 8x8 lanes."""
     from unetaccel.ir.data import load_val
     net = irmod.load(trained_ir_path)
-    imgs, _ = load_val(trained_ir_path, net, 1)
-    res = _exact(simulate(trained_ir_path, imgs, tmp_path_factory.mktemp("rtl_default")), 1)
+    imgs, _ = load_val(trained_ir_path, net, 2)
+    build = tmp_path_factory.mktemp("rtl_default")
+    res = _exact(simulate(trained_ir_path, imgs, build), 2)
     print("cycles", res["images"][0]["cycles"], "seconds", res["seconds"])
+    res = simulate(trained_ir_path, imgs[:1], build, testcase="test_single_layer")
+    for x in res["images"][0]["layers"]:
+        assert x["mismatches"] == 0 and x["error"] == 0, x
 
 
 def test_generated_rtl_is_lint_clean_and_deterministic(tmp_path):

@@ -198,6 +198,7 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
         "shift.mem": _mem(shift, 8),
         "layers.mem": _mem(np.array([[r[f] for r in rows for f in FIELDS]]).T, 32),
         "layout.json": json.dumps({"ir": ir_file, "lanes": [L, L], "steps": [s.name for s in steps],
+                                   "outputs": [s.output for s in steps],
                                    "act_depth_words": depth, "word_bases": base, "fields": list(FIELDS),
                                    "layers": rows}, indent=1) + "\n",
     }

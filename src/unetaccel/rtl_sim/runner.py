@@ -72,18 +72,44 @@ def build(rtl_dir: Path, waves: bool = False, log=print):
     return runner, build_dir
 
 
+def _layout(rtl_dir: Path) -> dict:
+    return json.loads((rtl_dir / "layout.json").read_text())
+
+
 def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logits=False, pause=False,
-             waves=False, log=print, testcase: str = "test_network") -> dict:
-    """Run images through the RTL; returns the testbench's results (per image: mismatches, cycles)."""
+             waves=False, log=print, testcase: str = "test_network", reload_ir=None) -> dict:
+    """Run images through the RTL; returns the testbench's results (per image: mismatches, cycles).
+
+    reload_ir: an IR of the same shapes whose parameters the testbench writes through the run-time
+    load path (WLOAD_ADDR / WLOAD_DATA) before the images; the expected outputs are then its own.
+    """
+    from ..codegen.rtl_project import load_words, tables
     net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
     runner, sim_dir = build(rtl_dir, waves, log)
-    ref = irmod.reference.run(net, images, layout="nchw")
+    layout = _layout(rtl_dir)
+    judge = net
+    extra = {}
+    if reload_ir is not None:
+        judge = irmod.load(reload_ir)
+        L = int(layout["lanes"][0])
+        rows = tables(judge, L)[3]
+        if rows != layout["layers"]:
+            raise RtlSimError(f"{reload_ir}: its layer table differs from the generated RTL's; the load path "
+                              "replaces parameters of a network with the same shapes only")
+        extra = {f"wl_{k}": v for k, v in load_words(judge, lanes).items()}
+    ref = irmod.reference.run(judge, images, layout="nchw", trace=True)
+    steps = layout["outputs"]
+    for i, t in enumerate(steps):
+        a = np.asarray(ref.trace[t])
+        extra[f"layer_{i}"] = a[:, None] if a.ndim == 3 else a
     work = Path(tempfile.mkdtemp(prefix="rtlsim_", dir=rtl_dir))
     data = work / "data.npz"
-    np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits)
+    np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits, **extra)
     result = work / "result.json"
     env = {"UNETACCEL_TB_DATA": str(data), "UNETACCEL_TB_RESULT": str(result),
-           "UNETACCEL_TB_LOGITS": "1" if logits else "0", "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
+           "UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json"),
+           "UNETACCEL_TB_LOGITS": "1" if logits else "0",
+           "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -99,7 +125,7 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
             else:
                 os.environ[k] = v
     failures = _failures(Path(xml))
-    if testcase != "test_network":
+    if testcase not in ("test_network", "test_single_layer"):
         return {"testcase": testcase, "failures": failures, "seconds": seconds}
     if failures or not result.exists():
         raise RtlSimError(f"the cocotb test failed: {failures or 'no results written'} (log above, {xml})")

@@ -4,7 +4,9 @@ Driven by environment variables set by :mod:`unetaccel.rtl_sim.runner`:
 UNETACCEL_TB_DATA (an .npz with `images` uint8 N x C x H x W, `classes`, `logits`),
 UNETACCEL_TB_RESULT (JSON written with per-image results), UNETACCEL_TB_LOGITS (0/1),
 UNETACCEL_TB_PAUSE ('', 'idle', 'bp' or 'idle,bp': idle gaps on the input stream,
-backpressure on the output).
+backpressure on the output), UNETACCEL_TB_LAYOUT (the generated layout.json: layer table).
+The .npz may also hold `layer_<i>` (the reference output of table row i, N x C x H x W) and
+`wl_<region>` (words for the run-time parameter load path, written before the images).
 The model is the NumPy reference (its outputs are in the .npz); the checker is in order.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, Edge, RisingEdge, Timer
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
                            AxiStreamSource)
 
@@ -51,6 +53,21 @@ class TB:
         self.sink.set_pause_generator(itertools.cycle([1, 0, 0]) if backpressure else None)
 
 
+def compare_stream(got: bytes, want: bytes):
+    """(mismatching bytes, the first one) of an output frame against the expected bytes; the
+    frame is whole beats, so the expected bytes are padded with zeros to a multiple of 4."""
+    want_a = np.frombuffer(want + bytes(-len(want) % 4), np.uint8)
+    got_a = np.frombuffer(got, np.uint8)
+    n = min(len(got_a), len(want_a))
+    diff = np.flatnonzero(got_a[:n] != want_a[:n])
+    mism = int(len(diff)) + abs(len(got_a) - len(want_a))
+    if not mism:
+        return 0, None
+    j = int(diff[0]) if len(diff) else n
+    return mism, {"byte": j, "beat": j // 4, "rtl": int(got_a[j]) if j < len(got_a) else None,
+                  "reference": int(want_a[j]) if j < len(want_a) else None}
+
+
 async def run_image(tb: TB, img: np.ndarray, logits: bool):
     """Start, stream the image (HWC bytes), collect the output frame, wait for done."""
     await tb.write("MODE", 2 if logits else 0)
@@ -69,6 +86,50 @@ async def run_image(tb: TB, img: np.ndarray, logits: bool):
     return bytes(out.tdata), ctrl, cycles, err
 
 
+def _layout():
+    with open(os.environ["UNETACCEL_TB_LAYOUT"]) as fh:
+        return json.load(fh)
+
+
+STATE_RECV, STATE_LOAD, STATE_SEND = 1, 2, 8  # unet_core's sequencer states
+
+
+async def _profile(dut, events: list):
+    """Record (cycle, state, layer) at every change of the core's state: a few per layer, so it
+    costs nothing next to the run (no per-cycle Python)."""
+    core = dut.dut.core
+    while True:
+        await Edge(core.state)
+        events.append((cocotb.utils.get_sim_time("ns") // 10, int(core.state.value), int(core.layer.value)))
+
+
+def layer_cycles(events, num_layers):
+    """Cycles per phase of one run: stream in, each table row (load .. next row), stream out."""
+    out = {"recv": 0, "send": 0, "layers": [0] * num_layers}
+    for (t0, st, lay), (t1, _, _) in zip(events, events[1:]):
+        if st == STATE_RECV:
+            out["recv"] += t1 - t0
+        elif st == STATE_SEND:
+            out["send"] += t1 - t0
+        elif st != 0 and lay < num_layers:
+            out["layers"][lay] += t1 - t0
+    return out
+
+
+async def load_parameters(tb: TB, data):
+    """Write every region of the run-time load path (only while idle)."""
+    n = 0
+    for name, region in regmap.WLOAD_REGIONS.items():
+        words = data[f"wl_{name}"]
+        await tb.write("WLOAD_ADDR", region << 28)
+        for v in words.tolist():
+            await tb.write("WLOAD_DATA", int(v))
+        n += len(words)
+        got = await tb.read("WLOAD_ADDR")
+        assert got == (region << 28) + len(words), f"WLOAD_ADDR {got:#x} after {len(words)} writes to {name}"
+    return n
+
+
 @cocotb.test()
 async def test_network(dut):
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
@@ -81,24 +142,22 @@ async def test_network(dut):
     ident = await tb.axil.read_dword(R["ID"])
     nl = await tb.axil.read_dword(R["NUM_LAYERS"])
     results = {"id": ident, "num_layers": nl, "images": []}
+    if "wl_weights" in data:
+        results["loaded_words"] = await load_parameters(tb, data)
     for i, img in enumerate(images):
+        events = []
+        prof = cocotb.start_soon(_profile(dut, events))
         got, ctrl, cycles, err = await run_image(tb, img, use_logits)
+        prof.cancel()
         if use_logits:
             want = (logits_ref[i].transpose(1, 2, 0).ravel() & 0xFF).astype(np.uint8).tobytes()
         else:
             want = classes[i].astype(np.uint8).ravel().tobytes()
-        got_a = np.frombuffer(got, dtype=np.uint8)[:len(want)]
-        want_a = np.frombuffer(want, dtype=np.uint8)
-        diff = np.flatnonzero(got_a != want_a) if len(got) >= len(want) else np.arange(len(want))
-        first = None
-        if len(diff):
-            j = int(diff[0])
-            first = {"byte": j, "beat": j // 4, "rtl": int(got_a[j]) if j < len(got_a) else None,
-                     "reference": int(want_a[j])}
+        mism, first = compare_stream(got, want)
         results["images"].append({"index": i, "bytes": len(got), "expected_bytes": len(want),
-                                  "mismatches": int(len(diff)) + abs(len(got) - len(want)),
-                                  "first": first, "cycles": cycles, "ctrl": ctrl, "error": err})
-        dut._log.info("image %d: %d mismatches, %d cycles", i, len(diff), cycles)
+                                  "mismatches": mism, "first": first, "cycles": cycles, "ctrl": ctrl, "error": err,
+                                  "profile": layer_cycles(events, nl)})
+        dut._log.info("image %d: %d mismatches, %d cycles", i, mism, cycles)
     assert tb.sink.empty(), "output beats left over in the sink"
     with open(os.environ["UNETACCEL_TB_RESULT"], "w") as fh:
         json.dump(results, fh)
@@ -116,24 +175,117 @@ async def _wait_done(tb: TB, limit_cycles: int = 200_000_000):
         await with_timeout(RisingEdge(tb.dut.irq), limit_cycles * 10, "ns")
 
 
+def _hwc(a: np.ndarray) -> bytes:
+    """C x H x W codes -> the HWC bytes of the streams (int8 as two's complement)."""
+    return (np.ascontiguousarray(np.asarray(a).transpose(1, 2, 0)).ravel() & 0xFF).astype(np.uint8).tobytes()
+
+
+async def program_layer(tb: TB, row: dict, mode: int):
+    """The single-layer registers from one layer-table row (DESIGN.md section 5)."""
+    cin = row["cin0"] + row["cin1"]
+    await tb.write("OPCODE", row["op"])
+    await tb.write("DIM", row["h"] << 16 | row["w"])
+    await tb.write("KERNEL", row["k"] << 16 | row["pad"])
+    await tb.write("CHANNELS", cin << 16 | row["cout"])
+    await tb.write("SRC_BASE", row["src0"])
+    await tb.write("SKIP_BASE", row["src1"])
+    await tb.write("DST_BASE", row["dst"])
+    await tb.write("WGT_BASE", row["wbase"])
+    await tb.write("BN_BASE", row["pbase"])
+    await tb.write("QUANT", (row["cin0"] << 16 if row["cin1"] else 0) | (1 if row["lo"] < 0 else 0))
+    await tb.write("MODE", mode)
+
+
 @cocotb.test()
-async def test_bad_register_values(dut):
-    """A start in an unsupported mode is rejected: done + error + code, the engine stays idle;
-    a following whole-network run is exact."""
+async def test_single_layer(dut):
+    """Single-layer mode: the firmware's way. Each row of the generated table is programmed into
+    the registers and run on its own; the image is loaded with the first layer, and every layer's
+    output is streamed out and compared with the reference's output of that layer."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
+    rows = _layout()["layers"]
     tb = TB(dut)
     await tb.reset()
     await tb.write("GIE", 1)
     await tb.write("IER", 1)
-    await tb.write("MODE", 1)  # single-layer mode: not implemented by this engine -> rejected
+    results = {"images": []}
+    for n, img in enumerate(data["images"]):
+        layers = []
+        for i, row in enumerate(rows):
+            load = i == 0
+            await program_layer(tb, row, 1 | (4 if load else 0) | 8)
+            assert await tb.read("DIM") == row["h"] << 16 | row["w"]
+            await tb.write("CTRL", 1)
+            if load:
+                await tb.source.send(AxiStreamFrame(_hwc(img)))
+            out = await tb.sink.recv()
+            await _wait_done(tb)
+            err = await tb.read("ERROR")
+            ctrl = await tb.read("CTRL")
+            cycles = await tb.read("CYCLES_LO")
+            await tb.write("ISR", 1)
+            mism, first = compare_stream(bytes(out.tdata), _hwc(data[f"layer_{i}"][n]))
+            if mism:
+                dut._log.error("image %d layer %d (%s): %d mismatches, first %s", n, i, _layout()["steps"][i],
+                               mism, first)
+            layers.append({"layer": i, "mismatches": mism, "first": first,
+                           "error": err, "ctrl": ctrl, "cycles": cycles})
+        results["images"].append({"index": n, "layers": layers,
+                                  "mismatches": sum(x["mismatches"] for x in layers)})
+        dut._log.info("image %d: single-layer mode, %d layers, %d mismatches", n, len(rows),
+                      results["images"][-1]["mismatches"])
+    with open(os.environ["UNETACCEL_TB_RESULT"], "w") as fh:
+        json.dump(results, fh)
+
+
+async def _expect_rejected(tb: TB, what: str, code: str):
     await tb.write("CTRL", 1)
-    await ClockCycles(dut.clk, 5)
+    await ClockCycles(tb.dut.clk, 20)
     ctrl = await tb.read("CTRL")
-    assert ctrl & 0b1111 == 0b1110, f"CTRL {ctrl:#x}: expected done, idle and error after a rejected start"
-    assert await tb.read("ERROR") == regmap.ERRORS["bad_opcode"]
-    assert dut.irq.value == 1
+    assert ctrl & 0b1111 == 0b1110, f"{what}: CTRL {ctrl:#x}, expected done, idle and error after a rejected start"
+    got = await tb.read("ERROR")
+    assert got == regmap.ERRORS[code], f"{what}: error code {got}, expected {code} ({regmap.ERRORS[code]})"
+    assert tb.dut.irq.value == 1, f"{what}: no interrupt"
     await tb.write("ISR", 1)
-    assert dut.irq.value == 0 or True
+    assert tb.dut.irq.value == 0 or True
+
+
+@cocotb.test()
+async def test_bad_register_values(dut):
+    """Every bad single-layer configuration is rejected (done + error + its code), the engine
+    stays idle, nothing hangs; then a whole-network run is exact."""
+    data = np.load(os.environ["UNETACCEL_TB_DATA"])
+    rows = _layout()["layers"]
+    conv = next(r for r in rows if r["op"] == regmap.OPCODES["conv_bn"])
+    pool = next(r for r in rows if r["op"] == regmap.OPCODES["maxpool"])
+    big = 1 << 24
+    cases = [
+        ("op code 0", conv, {"op": 0}, "bad_opcode"),
+        ("op code 99", conv, {"op": 99}, "bad_opcode"),
+        ("conv kernel 4", conv, {"k": 4, "pad": 1}, "bad_kernel"),
+        ("conv padding 0 with kernel 3", conv, {"pad": 0}, "bad_kernel"),
+        ("pool kernel 3", pool, {"k": 3}, "bad_kernel"),
+        ("height 0", conv, {"h": 0}, "bad_size"),
+        ("pool odd width", pool, {"w": pool["w"] - 1}, "bad_size"),
+        ("no input channels", conv, {"cin0": 0, "cin1": 0}, "bad_channels"),
+        ("no output channels", conv, {"cout": 0}, "bad_channels"),
+        ("source beyond the memory", conv, {"src0": big}, "bad_address"),
+        ("destination beyond the memory", conv, {"dst": big}, "bad_address"),
+        ("weights beyond the memory", conv, {"wbase": big}, "bad_address"),
+        ("BatchNorm beyond the memory", conv, {"pbase": big}, "bad_address"),
+        ("sizes beyond the buffers", conv, {"h": 4000, "w": 4000}, "bad_address"),
+    ]
+    tb = TB(dut)
+    await tb.reset()
+    await tb.write("GIE", 1)
+    await tb.write("IER", 1)
+    for what, row, change, code in cases:
+        await program_layer(tb, {**row, **change}, 1)
+        await _expect_rejected(tb, what, code)
+    # a concat split beyond the channel count (QUANT[31:16] > CHANNELS[31:16])
+    await program_layer(tb, conv, 1)
+    await tb.write("QUANT", (conv["cin0"] + conv["cin1"] + 1) << 16)
+    await _expect_rejected(tb, "concat split beyond the channels", "bad_channels")
+    dut._log.info("%d bad configurations rejected", len(cases) + 1)
     await tb.write("MODE", 0)
     got, ctrl, cycles, err = await run_image(tb, data["images"][0], False)
     assert got == _expected(0, data["classes"]) and err == 0 and ctrl & 0b1000 == 0
