@@ -44,17 +44,16 @@ def yosys_exe() -> str:
 
 
 def cell_counts(log: str) -> dict[str, int]:
-    """The cell table of the last `stat` in a Yosys log."""
-    tail = log[log.rfind("Number of cells"):]
+    """The cell table of the last `stat` in a Yosys log: lines '<count> <cell type>' (Yosys 0.70)
+    or '<cell type> <count>' (older releases), after the top module's header."""
+    tail = log[log.rfind("=== unet_accel ==="):]
     cells = {}
     for line in tail.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            cells[parts[1]] = int(parts[0])
-        elif len(parts) == 2 and parts[1].isdigit():
-            cells[parts[0]] = int(parts[1])
-        elif cells and not line.strip():
-            break
+        m = re.match(r"^\s+(\d+)\s+([A-Z][A-Z0-9_]*)\s*$", line) or re.match(r"^\s+([A-Z][A-Z0-9_]*)\s+(\d+)\s*$", line)
+        if m:
+            a, b = m.groups()
+            name, count = (b, a) if a.isdigit() else (a, b)
+            cells[name] = int(count)
     return cells
 
 

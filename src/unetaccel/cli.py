@@ -109,7 +109,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
           classes: Optional[int] = typer.Option(None, help="number of classes (default: the dataset's)"),
           size: str = typer.Option("64x64", help="input HEIGHTxWIDTH, multiples of 2^levels"),
           epochs: int = typer.Option(20, min=1), seed: int = 0,
-          batch_size: int = typer.Option(16, min=1), lr: float = 3e-3,
+          batch_size: int = typer.Option(16, min=1), lr: float = 1e-2,
           beta: float = typer.Option(0.5, help="loss = beta*CE + (1-beta)*Dice"),
           class_weights: Optional[str] = typer.Option(None, help="comma-separated CE class weights"),
           train_length: Optional[int] = typer.Option(None, help="synthetic: training images per epoch"),
@@ -278,7 +278,7 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         epochs: int = typer.Option(20, min=1), qat_epochs: int = typer.Option(6, min=0), seed: int = 0):
+         epochs: int = typer.Option(12, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
     """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project and
     the RTL, verify Brevitas == reference == C simulation == RTL, print the metrics."""
     def body():

@@ -32,7 +32,7 @@ class TrainConfig:
     size: tuple[int, int] = (64, 64)
     epochs: int = 20
     batch_size: int = 16
-    lr: float = 3e-3
+    lr: float = 1e-2  # Adam with one-cycle; 3e-3 learned the synthetic set half as fast
     beta: float = 0.5
     class_weights: list[float] | None = None
     seed: int = 0

@@ -100,7 +100,7 @@ async def _profile(dut, events: list):
     core = dut.dut.core
     while True:
         await Edge(core.state)
-        events.append((cocotb.utils.get_sim_time("ns") // 10, int(core.state.value), int(core.layer.value)))
+        events.append((int(cocotb.utils.get_sim_time("ns")) // 10, int(core.state.value), int(core.layer.value)))
 
 
 def layer_cycles(events, num_layers):
