@@ -261,7 +261,7 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
            build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl is generated if missing)"),
            lanes: str = "8x8", images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
            logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
-           waves: bool = typer.Option(False, help="dump waveforms (FST) into BUILD/rtl"),
+           waves: bool = typer.Option(False, help="dump waveforms (VCD, BUILD/rtl/dump.vcd)"),
            pause: bool = typer.Option(False, help="idle gaps on the input stream, backpressure on the output"),
            random_images: bool = False, seed: int = 0):
     """Build the generated RTL with Verilator (cocotb) and run images through it, bit for bit."""

@@ -39,6 +39,24 @@ def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
     assert code == 2 and "power" in err
 
 
+def test_generate_and_rtlsim_with_waves(tmp_path):
+    """generate writes both projects; lanes the RTL cannot build are refused before anything is
+    written; rtlsim runs random images, prints cycles and `mismatches: 0`, and dumps waves."""
+    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
+    code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", tmp_path / "b16")
+    assert code == 2 and "--lanes 4x16" in err and "square" in err
+    assert not (tmp_path / "b16").exists()
+    code, out, err = cli("generate", "--ir", p, "--lanes", "4x4", "--out", tmp_path / "b")
+    assert code == 0, err
+    assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.v").exists()
+    code, out, err = cli("rtlsim", "--ir", p, "--build", tmp_path / "b", "--lanes", "4x4", "--random-images",
+                         "--images", "2", "--waves")
+    assert code == 0, err[-2000:]
+    assert out.count("cycles: ") == 2 and out.strip().splitlines()[-1] == "mismatches: 0"
+    assert (tmp_path / "b" / "rtl" / "dump.vcd").stat().st_size > 0, "no waveform written"
+    assert "waveforms:" in out
+
+
 def test_quantize_refuses_a_foreign_checkpoint(tmp_path):
     torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "foreign.pt")
     code, _, err = cli("quantize", "--checkpoint", tmp_path / "foreign.pt", "--out", tmp_path / "run")

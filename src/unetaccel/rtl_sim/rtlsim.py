@@ -1,6 +1,8 @@
 """`unetaccel rtlsim`: run validation images through the generated RTL (cocotb + Verilator)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .. import ir as irmod
@@ -28,5 +30,7 @@ def main(ir_path, build_dir="build", lanes=(8, 8), images=1, waves=False, logits
         print(f"image {r['index']}: {what} ({'logits' if logits else 'class map'}, {r['bytes']} bytes)")
         print(f"cycles: {r['cycles']}")
     print(f"simulated {len(imgs)} image(s) in {res['seconds']:.1f} s")
+    if waves:
+        print(f"waveforms: {Path(build_dir) / 'rtl' / 'dump.vcd'}")
     print(f"mismatches: {total}")
     return 1 if total else 0

@@ -59,7 +59,7 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
     name = "sim_build" if toplevel == "tb_unet" else f"sim_build_{toplevel}"
     build_dir = rtl_dir / (name + ("_waves" if waves else ""))
     stamp = build_dir / ".sources"
-    args = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]
+    args = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]  # waves: VCD (FST needs liblz4 headers)
     fresh = not (stamp.exists() and stamp.read_text() == key)
     t = time.time()
     if fresh:
