@@ -82,24 +82,38 @@ def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module:
     env = {"UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json")}
     if images is not None:
         ref = irmod.reference.run(net, images, layout="nchw", trace=True)
-        layout = _layout(rtl_dir)
-        extra = {f"layer_{i}": (lambda a: a[:, None] if a.ndim == 3 else a)(np.asarray(ref.trace[t]))
-                 for i, t in enumerate(layout["outputs"])}
         np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits,
-                 **extra)
+                 **_layer_outputs(ref, _layout(rtl_dir)))
         env["UNETACCEL_TB_DATA"] = str(work / "data.npz")
+    xml, _ = _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work)
+    return _failures(xml)
+
+
+def _layer_outputs(ref, layout: dict) -> dict:
+    """The reference output of every layer-table row, N x C x H x W (the class map gets C = 1)."""
+    out = {}
+    for i, t in enumerate(layout["outputs"]):
+        a = np.asarray(ref.trace[t])
+        out[f"layer_{i}"] = a[:, None] if a.ndim == 3 else a
+    return out
+
+
+def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, waves=False, testcase=None):
+    """Run a cocotb test module with `env` set (cocotb's runner passes extra_env to the simulator;
+    the module also reads os.environ when it runs in-process); returns (results XML, seconds)."""
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
+        t = time.time()
         xml = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=sim_dir, test_dir=rtl_dir,
-                          extra_env=env, results_xml=str(work / "results.xml"))
+                          extra_env=env, waves=waves, results_xml=str(work / "results.xml"), testcase=testcase)
+        return Path(xml), time.time() - t
     finally:
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return _failures(Path(xml))
 
 
 def _layout(rtl_dir: Path) -> dict:
@@ -128,10 +142,7 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
                               "replaces parameters of a network with the same shapes only")
         extra = {f"wl_{k}": v for k, v in load_words(judge, lanes).items()}
     ref = irmod.reference.run(judge, images, layout="nchw", trace=True)
-    steps = layout["outputs"]
-    for i, t in enumerate(steps):
-        a = np.asarray(ref.trace[t])
-        extra[f"layer_{i}"] = a[:, None] if a.ndim == 3 else a
+    extra.update(_layer_outputs(ref, layout))
     work = Path(tempfile.mkdtemp(prefix="rtlsim_", dir=rtl_dir))
     data = work / "data.npz"
     np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits, **extra)
@@ -140,21 +151,9 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
            "UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json"),
            "UNETACCEL_TB_LOGITS": "1" if logits else "0",
            "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        t = time.time()
-        xml = runner.test(hdl_toplevel="tb_unet", test_module="unetaccel.rtl_sim.tb_accel", build_dir=sim_dir,
-                          test_dir=rtl_dir, extra_env=env, waves=waves, results_xml=str(work / "results.xml"),
-                          testcase=testcase)
-        seconds = time.time() - t
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    failures = _failures(Path(xml))
+    xml, seconds = _run_cocotb(runner, "tb_unet", "unetaccel.rtl_sim.tb_accel", sim_dir, rtl_dir, env, work,
+                               waves=waves, testcase=testcase)
+    failures = _failures(xml)
     if testcase not in ("test_network", "test_single_layer"):
         return {"testcase": testcase, "failures": failures, "seconds": seconds}
     if failures or not result.exists():
