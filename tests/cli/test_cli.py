@@ -39,18 +39,23 @@ def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
     assert code == 2 and "power" in err
 
 
-def test_generate_and_rtlsim_with_waves(tmp_path):
+def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     """generate writes both projects; lanes the RTL cannot build are refused before anything is
-    written; rtlsim runs random images, prints cycles and `mismatches: 0`, and dumps waves."""
+    written; csim and rtlsim work with a relative build folder; rtlsim runs random images, prints
+    cycles and `mismatches: 0`, and dumps waves on request."""
     p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
-    code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", tmp_path / "b16")
+    code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", "b16", cwd=tmp_path)
     assert code == 2 and "--lanes 4x16" in err and "square" in err
     assert not (tmp_path / "b16").exists()
-    code, out, err = cli("generate", "--ir", p, "--lanes", "4x4", "--out", tmp_path / "b")
+    code, out, err = cli("generate", "--ir", p, "--lanes", "4x4", "--out", "b", cwd=tmp_path)
     assert code == 0, err
     assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.v").exists()
-    code, out, err = cli("rtlsim", "--ir", p, "--build", tmp_path / "b", "--lanes", "4x4", "--random-images",
-                         "--images", "2", "--waves")
+    code, out, err = cli("csim", "--ir", "run/model.json", "--build", "b", "--types", "native", "--random-images",
+                         "--images", "2", cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    assert out.strip().splitlines()[-1] == "mismatches: 0"
+    code, out, err = cli("rtlsim", "--ir", "run/model.json", "--build", "b", "--lanes", "4x4", "--random-images",
+                         "--images", "2", "--waves", cwd=tmp_path)
     assert code == 0, err[-2000:]
     assert out.count("cycles: ") == 2 and out.strip().splitlines()[-1] == "mismatches: 0"
     assert (tmp_path / "b" / "rtl" / "dump.vcd").stat().st_size > 0, "no waveform written"

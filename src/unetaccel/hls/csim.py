@@ -49,7 +49,7 @@ def templates_digest() -> str:
 def ensure_project(ir_path, build_dir, lanes=(8, 8), log=print) -> tuple[irmod.IR, Path]:
     """BUILD/hls for this IR, (re)generated when missing or made from another IR."""
     net = irmod.load(ir_path)
-    out = Path(build_dir) / "hls"
+    out = Path(build_dir).resolve() / "hls"  # absolute: the tools run with their own working folder
     stamp = out / ".ir_digest"
     digest = f"{ir_digest(ir_path)} {lanes[0]}x{lanes[1]} {templates_digest()}"
     if not stamp.exists() or stamp.read_text() != digest:
@@ -111,7 +111,7 @@ class Report:
 
 def run_tb(exe: Path, project: Path, n: int, logits: bool = False, mode: str = "native") -> Report:
     t = time.time()
-    args = [str(exe), "data", str(n)] + (["logits"] if logits else [])
+    args = [str(Path(exe).resolve()), "data", str(n)] + (["logits"] if logits else [])
     r = subprocess.run(args, cwd=project, capture_output=True, text=True)
     rep = Report(mode, n, seconds=time.time() - t, lines=r.stdout.splitlines())
     if r.returncode not in (0, 1) or "csim mismatches:" not in r.stdout:

@@ -37,7 +37,7 @@ def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
     """BUILD/rtl for this IR, regenerated when the IR, the lanes or the generator changed."""
     from ..codegen import rtl_project
     net = irmod.load(ir_path)
-    out = Path(build_dir) / "rtl"
+    out = Path(build_dir).resolve() / "rtl"  # absolute: the simulator runs in its own folders
     p = Path(ir_path).with_suffix(".json")
     key = _digest([p, p.with_suffix(".npz"), rtl_project.__file__,
                    *sorted((TEMPLATE_DIR / "rtl_project").glob("*.j2"))]) + f" {lanes[0]}x{lanes[1]}"
