@@ -132,7 +132,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
 @app.command()
 def quantize(checkpoint: Path = typer.Option(..., help="RUN/float.pt"),
              epochs: int = typer.Option(8, min=0, help="QAT epochs (0 = post-training quantization only)"),
-             seed: int = 0, lr: float = 1e-3,
+             seed: int = 0, lr: float = 3e-3,
              val_images: int = typer.Option(16, min=1, help="validation images for the exactness check and val.npz"),
              weight_bits: int = typer.Option(5, min=2, max=8), act_bits: int = typer.Option(8, min=8, max=8),
              train_length: Optional[int] = None, val_length: Optional[int] = None,

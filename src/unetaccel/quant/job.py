@@ -80,7 +80,7 @@ def compare(qmodel: QuantUNet, ir: IR, images_u8: np.ndarray, batch: int = 8) ->
     return sum(r["mismatches"] for r in out), out
 
 
-def quantize(checkpoint, out, epochs: int = 2, seed: int = 0, lr: float = 1e-3, val_images: int = 16,
+def quantize(checkpoint, out, epochs: int = 2, seed: int = 0, lr: float = 3e-3, val_images: int = 16,
              weight_bits: int = WEIGHT_BITS, act_bits: int = ACT_BITS, progress: bool = True,
              train_length: int | None = None, val_length: int | None = None, log=print) -> dict:
     """QAT from a float checkpoint; writes RUN/model.json+npz, RUN/model.onnx, RUN/val.npz,
