@@ -278,7 +278,7 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         epochs: int = typer.Option(12, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
+         epochs: int = typer.Option(10, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
     """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project and
     the RTL, verify Brevitas == reference == C simulation == RTL, print the metrics."""
     def body():
