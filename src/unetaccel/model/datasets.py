@@ -220,11 +220,24 @@ class SyntheticShapes(_Base):
         self.table = _class_table(self.num_classes)
         self.class_names = ["background"] + [f"{s}-{t}-{z}" for s, t, z in self.table]
         self.length = int(length) if length is not None else (2048 if split == "train" else 128)
+        # item i is a pure function of (seed, split, i): generated once, kept (64x64x3: 12 KiB an
+        # item), since drawing it costs more than augmenting it
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    CACHE_ITEMS = 20000
 
     def __len__(self):
         return self.length
 
     def _load(self, i):
+        hit = self._cache.get(i)
+        if hit is None:
+            hit = self._draw(i)
+            if len(self._cache) < self.CACHE_ITEMS:
+                self._cache[i] = hit
+        return hit[0].copy(), hit[1].copy()
+
+    def _draw(self, i):
         h, w = self.size
         rng = np.random.default_rng(_seed(self.seed, self.split, i))
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
