@@ -189,7 +189,7 @@ def qonnx_to_ir(path_or_model, name: str = "unet", meta: dict | None = None) -> 
             if bits != 8:
                 raise IRError(f"{where}: activations must be 8-bit (got {bits})")
             if p.kind == "bn":
-                if signed or not p.relu and signed:
+                if signed:  # unsigned codes clamp at 0 with or without a Relu node: ReLU either way
                     raise IRError(f"{where}: batchnorm outputs must be unsigned (ReLU) activations")
                 name_ = new_name("bn")
                 t = b.batchnorm(name_, p.acc_tensor, p.mul, p.mul_f, p.bias, fo, mul_bits=p.mul_bits, relu=True)
@@ -198,10 +198,10 @@ def qonnx_to_ir(path_or_model, name: str = "unet", meta: dict | None = None) -> 
                     raise IRError(f"{where}: a transposed conv must requantize to unsigned codes (the skip's scale)")
                 t = b.conv_transpose(new_name("up"), p.source, p.weight, p.weight_f, fo, p.weight_bits)
             elif p.kind == "acc":
-                if not signed and not p.relu:
-                    pass  # unsigned without Relu still clamps at 0: same as ReLU
+                # the output clamps at 0 when a Relu was recorded, or when the codes are unsigned
+                # (an unsigned Quant saturates negative values to 0 with or without a Relu node)
                 t = b.conv2d(new_name("head" if signed else "convq"), p.source, p.weight, p.weight_f,
-                             p.weight_bits, bias=p.bias, out_f=fo, out_signed=signed, relu=not signed)
+                             p.weight_bits, bias=p.bias, out_f=fo, out_signed=signed, relu=p.relu or not signed)
             else:
                 raise IRError(f"{where}: cannot requantize a {p.kind} value (a BatchNorm multiply needs its add)")
             vals[out] = _Act(t)
@@ -243,6 +243,9 @@ def qonnx_to_ir(path_or_model, name: str = "unet", meta: dict | None = None) -> 
             p, c = vals.get(node.input[0]), const(node.input[1])
             if not (isinstance(p, _Pending) and p.kind == "acc" and p.bias is None) or c is None or c.ints is None:
                 raise IRError(f"{where}: only conv accumulator x quantized per-channel constant (BatchNorm) is supported")
+            if p.relu:
+                raise IRError(f"{where}: a ReLU between a conv and its BatchNorm is not supported "
+                              "(the IR's ReLU follows the BatchNorm)")
             acc = b.conv2d(new_name("conv"), p.source, p.weight, p.weight_f, p.weight_bits)
             cnum = b.t(acc).shape[0]
             m = c.ints.ravel()
@@ -261,7 +264,7 @@ def qonnx_to_ir(path_or_model, name: str = "unet", meta: dict | None = None) -> 
                                  bias=c.ints.ravel(), acc_tensor=p.acc_tensor)
         elif op == "Relu":
             p = vals.get(node.input[0])
-            if not isinstance(p, _Pending):
+            if not isinstance(p, _Pending) or p.kind == "bn_mul":
                 raise IRError(f"{where}: ReLU must sit between a conv/batchnorm and its requantizing Quant")
             p.relu = True
             vals[out] = p
