@@ -9,7 +9,7 @@ from brevitas.quant.scaled_int import Int32Bias
 
 from unetaccel.ir import IRError, reference as R
 from unetaccel.quant.export import export_qonnx, load_clean, qonnx_to_ir
-from unetaccel.quant.qmodel import BN_MUL_BITS, InputQuant, _bn
+from unetaccel.quant.qmodel import BN_MUL_BITS, InputQuant, QuantBatchNorm2d, _bn
 
 from qhelpers import random_qmodel
 
@@ -140,14 +140,23 @@ def test_relu_inside_the_batchnorm_pattern_is_refused(before, tmp_path):
 
 
 def test_bn_multiplier_never_wraps():
-    """The original design stored gamma in 5 bits and 1.006 wrapped to -1.0: our 8-bit
-    per-channel power-of-two multiplier keeps it positive and close."""
-    bn = qnn.BatchNorm2dToQuantScaleBias(3, weight_quant=Int8WeightPerChannelFixedPoint,
-                                         weight_bit_width=BN_MUL_BITS)
+    """The original design stored gamma in 5 bits and 1.006 wrapped to -1.0. qmodel's BatchNorm
+    multiplier is 8-bit signed with a power-of-two scale per channel, the smallest scale whose
+    127 covers the channel's value (Brevitas' fixed-point rule: scale = 2^ceil(log2(|m| / 127))):
+    1.006 becomes 64 * 2^-6 = 1.0, positive and 0.6% off, as the README says."""
+    gammas = np.array([1.006, 0.03, 25.0, -1.006])
+    bn = _bn(len(gammas))
+    assert isinstance(bn, QuantBatchNorm2d)
     with torch.no_grad():
-        bn.weight.copy_(torch.tensor([1.006, 0.03, 25.0]))
+        bn.weight.copy_(torch.from_numpy(gammas))
     qw = bn.quant_weight()
-    vals = qw.value.detach().numpy()
-    assert np.all(vals > 0)
-    assert np.all(np.abs(vals - [1.006, 0.03, 25.0]) / [1.006, 0.03, 25.0] < 0.02)
-    assert np.all(np.abs(qw.int().numpy()) <= 127)
+    ints = qw.int().numpy().astype(np.int64).ravel()
+    scale = qw.scale.detach().numpy().astype(np.float64).ravel()
+    want_scale = 2.0 ** np.ceil(np.log2(np.abs(gammas) / 127))
+    assert np.array_equal(scale, want_scale)
+    assert np.array_equal(ints, np.rint(gammas / want_scale).astype(np.int64))
+    assert ints[0] == 64 and scale[0] == 2.0 ** -6  # the README's example
+    assert np.all(np.abs(ints) <= 2 ** (BN_MUL_BITS - 1) - 1)
+    vals = ints * scale
+    assert np.all(np.sign(vals) == np.sign(gammas))  # never wrapped
+    assert np.all(np.abs(vals - gammas) / np.abs(gammas) < 0.01)

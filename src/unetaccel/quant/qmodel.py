@@ -7,8 +7,9 @@
 - Input: the uint8 image at f = 8 (a constant 2^-8 scale; the float input is pixel / 256).
 - BatchNorm: its own per-channel multiply-add with inference semantics
   (BatchNorm2dToQuantScaleBias, the float running statistics folded in), multiplier
-  8-bit signed with a power-of-two scale per channel (so a gamma of 1.006 is 129 * 2^-7,
-  never wrapped), bias Int32Bias at the scale of acc * multiplier.
+  8-bit signed with a power-of-two scale per channel, the smallest whose 127 covers the
+  channel's value (scale = 2^ceil(log2(|m| / 127))): a gamma of 1.006 becomes 64 * 2^-6 = 1.0,
+  0.6% low, never wrapped; bias Int32Bias at the scale of acc * multiplier.
 - Each decoder's transposed conv output is requantized by the skip tensor's own
   QuantReLU module: both concat inputs share one scale.
 - Logits: the final 1x1 conv (bias Int32Bias) requantized to int8 at a learned power-of-two scale.
