@@ -115,3 +115,22 @@ def test_infer_writes_a_class_map(tmp_path):
     Image.fromarray(arr[:8]).save(tmp_path / "small.png")
     code, _, err = cli("infer", "--ir", p, "--image", tmp_path / "small.png", "--out", tmp_path / "z.png")
     assert code == 2 and "8x24" in err and "16x24" in err
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda lay: lay["attrs"].update(lo=None), r"attrs.lo: expected an integer"),
+    (lambda lay: lay.update(attrs=[1, 2]), r"attrs: expected an object"),
+])
+def test_inspect_of_a_malformed_ir_is_one_error_line(tmp_path, edit, match):
+    import json
+    import re
+    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
+    doc = json.loads(p.read_text())
+    lay = next(lay for lay in doc["layers"] if lay["op"] == "batchnorm")
+    edit(lay)
+    p.write_text(json.dumps(doc))
+    code, out, err = cli("inspect", "--ir", p)
+    assert code == 2 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert re.search(rf"layer '{lay['name']}': {match}", lines[0]), lines[0]

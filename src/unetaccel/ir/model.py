@@ -24,11 +24,16 @@ Ops (inputs -> output):
                       weight_f, acc_bits, lo, hi.
 ``concat``            [a, b] -> channel concatenation; both inputs share one type.
 ``argmax``            [logits] -> class map (C = 1); ties go to the lowest index.
+
+Parameter dtypes are fixed per role: weights int8; shifts, BatchNorm multipliers and conv
+biases int32; a BatchNorm bias int32 (int64 when bias_bits > 32). Attributes are integers,
+lists of integers (weight_f, mul_f) or a boolean (relu); loading checks each one's kind.
 """
 from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -278,13 +283,31 @@ def from_json(doc: Mapping, arrays: Mapping[str, np.ndarray], source: str = "IR"
         where = f"{source}: layers[{i}]"
         name = _need(lay, "name", where, str)
         where = f"{source}: layer '{name}'"
-        layers.append(Layer(name, _need(lay, "op", where, str), tuple(_need(lay, "inputs", where, list)),
-                            _need(lay, "output", where, str),
-                            MappingProxyType(dict(lay.get("attrs", {}))),
-                            MappingProxyType(dict(lay.get("params", {})))))
+        inputs = _need(lay, "inputs", where, list)
+        for j, x in enumerate(inputs):
+            if not isinstance(x, str):
+                raise IRError(f"{where}: inputs[{j}]: expected a tensor name (str), got {type(x).__name__} {x!r}")
+        attrs = lay.get("attrs", {})
+        if not isinstance(attrs, dict):
+            raise IRError(f"{where}: attrs: expected an object (name -> value), got {type(attrs).__name__}")
+        params = lay.get("params", {})
+        if not isinstance(params, dict):
+            raise IRError(f"{where}: params: expected an object (role -> array key), got {type(params).__name__}")
+        for role, key in params.items():
+            if not isinstance(key, str):
+                raise IRError(f"{where}: params.{role}: expected an array key (str), got {type(key).__name__} {key!r}")
+        layers.append(Layer(name, _need(lay, "op", where, str), tuple(inputs), _need(lay, "output", where, str),
+                            MappingProxyType(dict(attrs)), MappingProxyType(dict(params))))
     outs = _need(doc, "outputs", source, dict)
     declared = doc.get("arrays", {})
+    if not isinstance(declared, dict):
+        raise IRError(f"{source}: arrays: expected an object (key -> {{shape, dtype}}), got {type(declared).__name__}")
+    meta = doc.get("meta", {})
+    if not isinstance(meta, dict):
+        raise IRError(f"{source}: meta: expected an object, got {type(meta).__name__}")
     for k, spec in declared.items():
+        if not isinstance(spec, dict):
+            raise IRError(f"{source}: arrays.{k}: expected an object {{shape, dtype}}, got {type(spec).__name__}")
         if k not in arrays:
             raise IRError(f"{source}: array '{k}' is declared in the JSON but missing from the .npz")
         a = arrays[k]
@@ -296,7 +319,7 @@ def from_json(doc: Mapping, arrays: Mapping[str, np.ndarray], source: str = "IR"
             tensors=MappingProxyType(tensors), layers=tuple(layers),
             logits=_need(outs, "logits", f"{source}: outputs", str),
             classes=_need(outs, "classes", f"{source}: outputs", str),
-            arrays=MappingProxyType(dict(arrays)), meta=MappingProxyType(dict(doc.get("meta", {}))),
+            arrays=MappingProxyType(dict(arrays)), meta=MappingProxyType(dict(meta)),
             rounding=rounding, version=version)
     validate(ir, source)
     return ir
@@ -315,11 +338,14 @@ def load(path) -> IR:
         npath = jpath.parent / doc["arrays_file"]
     if not npath.is_file():
         raise IRError(f"{npath}: the IR's arrays file is missing (it is written beside {jpath.name})")
+    if not zipfile.is_zipfile(npath):
+        raise IRError(f"{npath}: not a valid .npz file (not a zip archive of arrays; it is written by "
+                      "`unetaccel quantize` beside the JSON)")
     try:
         with np.load(npath, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except Exception as e:  # zipfile / format errors
-        raise IRError(f"{npath}: cannot read the .npz ({e})") from None
+    except Exception as e:  # damaged members, object arrays, ...
+        raise IRError(f"{npath}: not a valid .npz file ({type(e).__name__}: {e})") from None
     return from_json(doc, arrays, str(jpath))
 
 
@@ -335,6 +361,51 @@ _REQUIRED = {
     "argmax": ((), ()),
 }
 _NINPUTS = {"concat": 2}
+
+#: Attribute value kinds: every attribute an op may carry, and what its value must be.
+_INT, _BOOL, _INTS = "an integer", "true or false", "a list of integers"
+_ATTR_KIND = {"kernel": _INT, "padding": _INT, "stride": _INT, "weight_bits": _INT, "acc_bits": _INT,
+              "lo": _INT, "hi": _INT, "mul_bits": _INT, "bias_bits": _INT, "prod_bits": _INT,
+              "weight_f": _INTS, "mul_f": _INTS, "relu": _BOOL}
+_OPTIONAL_ATTRS = {"conv2d": ("lo", "hi")}  # with params.shift (a requantizing conv) they are required
+_ATTR_MIN = {"kernel": 1, "stride": 1, "padding": 0}  # *_bits: 2..64
+
+#: Parameter roles per op and the integer dtypes an array in that role may have (what the
+#: builder writes: 5-bit weights in int8, shifts and BatchNorm multipliers in int32, biases in
+#: int32, a BatchNorm bias wider than 32 bits in int64). C and Verilog size their ROMs from these.
+_PARAM_DTYPES = {
+    "conv2d": {"weight": ("int8",), "bias": ("int32",), "shift": ("int32",)},
+    "batchnorm": {"mul": ("int32",), "bias": ("int32", "int64"), "shift": ("int32",)},
+    "conv_transpose2d": {"weight": ("int8",), "shift": ("int32",)},
+    "maxpool2d": {}, "concat": {}, "argmax": {},
+}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_attr_types(lay: Layer, where: str) -> None:
+    """Every attribute known to the op and of the right kind (before any arithmetic uses it)."""
+    pkeys, akeys = _REQUIRED[lay.op]
+    allowed = set(akeys) | set(_OPTIONAL_ATTRS.get(lay.op, ()))
+    for k, v in lay.attrs.items():
+        if k not in allowed:
+            raise IRError(f"{where}: attrs.{k} is not an attribute of {lay.op}"
+                          + (f" (it has: {', '.join(sorted(allowed))})" if allowed else " (it has none)"))
+        kind = _ATTR_KIND[k]
+        ok = (_is_int(v) if kind == _INT else isinstance(v, (bool, np.bool_)) if kind == _BOOL
+              else isinstance(v, (list, tuple)) and all(_is_int(x) for x in v))
+        if not ok:
+            raise IRError(f"{where}: attrs.{k}: expected {kind}, got {type(v).__name__} {v!r}")
+        if k.endswith("_bits") and not 2 <= v <= 64:
+            raise IRError(f"{where}: attrs.{k} = {v} is outside 2..64")
+        if k in _ATTR_MIN and v < _ATTR_MIN[k]:
+            raise IRError(f"{where}: attrs.{k} = {v} must be at least {_ATTR_MIN[k]}")
+    if lay.op == "conv2d" and "shift" in lay.params:
+        for k in ("lo", "hi"):
+            if k not in lay.attrs:
+                raise IRError(f"{where}: missing attrs.{k} (a requantizing conv2d clamps its output to [lo, hi])")
 
 
 def _fvec(t: QType, c: int) -> np.ndarray:
@@ -366,15 +437,21 @@ def validate(ir: IR, source: str = "IR") -> None:
         for k in pkeys:
             if k not in lay.params:
                 raise IRError(f"{where}: missing params.{k}")
+        roles = _PARAM_DTYPES[lay.op]
         for role, key in lay.params.items():
+            if role not in roles:
+                raise IRError(f"{where}: params.{role} is not a parameter of {lay.op}"
+                              + (f" (it has: {', '.join(roles)})" if roles else " (it has none)"))
             if key not in ir.arrays:
                 raise IRError(f"{where}: params.{role} refers to array '{key}', which is missing from the .npz")
             a = ir.arrays[key]
-            if a.dtype.kind not in "iu":
-                raise IRError(f"{where}: array '{key}' (params.{role}) has dtype {a.dtype}, expected an integer dtype")
+            if str(a.dtype) not in roles[role]:
+                raise IRError(f"{where}: array '{key}' (params.{role}) has dtype {a.dtype}, "
+                              f"expected {' or '.join(roles[role])}")
         for k in akeys:
             if k not in lay.attrs:
                 raise IRError(f"{where}: missing attrs.{k}")
+        _check_attr_types(lay, where)
         n_in = _NINPUTS.get(lay.op, 1)
         if len(lay.inputs) != n_in:
             raise IRError(f"{where}: inputs has {len(lay.inputs)} entries, {lay.op} takes {n_in}")
