@@ -134,3 +134,72 @@ def test_inspect_of_a_malformed_ir_is_one_error_line(tmp_path, edit, match):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert re.search(rf"layer '{lay['name']}': {match}", lines[0]), lines[0]
+
+
+# -- quantize's exit codes, in-process (the job's export is monkeypatched) ---------------------
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    seed = 17
+    print("seed", seed)
+    torch.manual_seed(seed)
+    return save_checkpoint(tmp_path_factory.mktemp("tiny") / "float.pt", UNet(3, 3, (4, 8), (16, 16)))
+
+
+def _quantize_in_process(ck, out):
+    from typer.testing import CliRunner
+    from unetaccel.cli import app
+    return CliRunner().invoke(app, ["quantize", "--checkpoint", str(ck), "--epochs", "0", "--val-images", "4",
+                                    "--train-length", "16", "--val-length", "8", "--out", str(out)])
+
+
+def test_quantize_exits_1_with_the_mismatch_count_last(tiny_checkpoint, tmp_path, monkeypatch):
+    """A wrong weight planted in the exported IR: the Brevitas-vs-reference check counts the
+    differing values, names the tensor, prints `mismatches: N` last and exits 1."""
+    import numpy as np
+    import unetaccel.quant.job as job
+    from unetaccel.ir.model import make_ir
+    real = job.qonnx_to_ir
+    planted = {}
+
+    def plant(*a, **kw):
+        ir = real(*a, **kw)
+        lay = ir.layers[0]  # the first conv: its accumulator is compared directly
+        key = lay.params["weight"]
+        arrays = dict(ir.arrays)
+        w = arrays[key].copy()
+        w[0, 0, 1, 1] = -1 if w[0, 0, 1, 1] > 0 else 1  # the centre tap of channel 0 changes sign or value
+        arrays[key] = w
+        planted["tensor"] = lay.output
+        return make_ir(ir.name, ir.input, ir.tensors, ir.layers, ir.logits, ir.classes, arrays, ir.meta)
+    monkeypatch.setattr(job, "qonnx_to_ir", plant)
+    r = _quantize_in_process(tiny_checkpoint, tmp_path / "q")
+    assert r.exit_code == 1, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[-1].startswith("mismatches: ")
+    n = int(lines[-1].split(": ")[1])
+    assert n > 0
+    assert any(line.startswith(f"MISMATCH {planted['tensor']} (conv2d): ") for line in lines), r.stdout
+    # the count printed is the one the job recorded
+    doc = __import__("json").loads((tmp_path / "q" / "quant_metrics.json").read_text())
+    assert doc["exactness"]["mismatches"] == n
+    assert np.isfinite(doc["w5a8"]["mean_iou"])
+
+
+def test_quantize_without_a_planted_value_exits_0(tiny_checkpoint, tmp_path):
+    r = _quantize_in_process(tiny_checkpoint, tmp_path / "q")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip().splitlines()[-1] == "mismatches: 0"
+
+
+def test_quantize_with_an_ir_of_another_network_is_a_clear_error(tiny_checkpoint, tmp_path, monkeypatch):
+    """The comparison cannot pair the tensors: one `error:` line, exit 2, not a traceback."""
+    import unetaccel.quant.job as job
+    other = synth.random_unet(widths=(4, 8, 16), num_classes=3, size=(16, 16), seed=2)
+    monkeypatch.setattr(job, "qonnx_to_ir", lambda *a, **kw: other)
+    r = _quantize_in_process(tiny_checkpoint, tmp_path / "q")
+    assert r.exit_code == 2, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    err = r.stderr.strip().splitlines()
+    assert err[-1].startswith("error: cannot compare Brevitas with the reference: ") and "layer sequence" in err[-1]
+    assert "Traceback" not in r.stderr

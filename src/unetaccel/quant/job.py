@@ -21,6 +21,10 @@ from .export import export_qonnx, qonnx_to_ir
 from .qmodel import ACT_BITS, WEIGHT_BITS, QuantUNet, from_float
 
 
+class ExactnessError(ValueError):
+    """The Brevitas model and the IR cannot be compared tensor by tensor (their layer sequences differ)."""
+
+
 def calibrate(qmodel: QuantUNet, loader, batches: int = 8) -> None:
     """Initialise the activation scales from statistics (Brevitas calibration mode)."""
     qmodel.train()
@@ -57,9 +61,14 @@ def compare(qmodel: QuantUNet, ir: IR, images_u8: np.ndarray, batch: int = 8) ->
     for i in range(0, len(images_u8), batch):
         x = images_u8[i:i + batch]
         bt = brevitas_trace(qmodel, x)
-        if [k for k, _ in bt] != kinds:
-            raise RuntimeError("the Brevitas model's layer sequence does not match the IR "
-                               f"({len(bt)} traced tensors for {len(kinds)} IR tensors)")
+        traced = [k for k, _ in bt]
+        if traced != kinds:
+            at = next((j for j, (a, b) in enumerate(zip(traced, kinds)) if a != b), min(len(traced), len(kinds)))
+            raise ExactnessError(
+                f"cannot compare Brevitas with the reference: the Brevitas model's layer sequence does not match "
+                f"the IR '{ir.name}' ({len(bt)} traced tensors for {len(kinds)} IR tensors; first difference at "
+                f"tensor {at}: Brevitas {traced[at] if at < len(traced) else 'nothing'}, "
+                f"IR {names[at] + ' (' + kinds[at] + ')' if at < len(kinds) else 'nothing'})")
         ref = R.run(ir, x, trace=True)
         pairs = [(n, b, ref.trace[n]) for n, (_, b) in zip(names, bt)]
         pairs.append((ir.classes, bt[-1][1].argmax(axis=1), ref.classes))
