@@ -1,15 +1,14 @@
 """Dataset loaders on tiny fixtures written by the tests (VOC, CamVid, folder) and the synthetic set."""
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from unetaccel.model.datasets import (CAMVID_TABLE, IGNORE_INDEX, DatasetError, dataset_info, get_dataset)
 
+from dsfixtures import VOC_LABELS, rgb as _rgb, voc as _voc
+
 SEED = 7
-
-
-def _rgb(h=20, w=24, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
 # -- synthetic ----------------------------------------------------------------
@@ -76,39 +75,41 @@ def test_augmentation_on_for_train_off_for_val():
 
 # -- VOC ------------------------------------------------------------------------
 
-def _voc(root, ids=("a", "b"), mode="P"):
-    base = root / "VOCdevkit" / "VOC2012"
-    for d in ("ImageSets/Segmentation", "JPEGImages", "SegmentationClass"):
-        (base / d).mkdir(parents=True, exist_ok=True)
-    (base / "ImageSets/Segmentation/train.txt").write_text("\n".join(ids) + "\n")
-    (base / "ImageSets/Segmentation/val.txt").write_text(ids[0] + "\n")
-    for k, i in enumerate(ids):
-        Image.fromarray(_rgb(seed=k)).save(base / "JPEGImages" / f"{i}.jpg")
-        m = np.zeros((20, 24), np.uint8)
-        m[2:8, 3:9] = 7
-        m[10:15, 10:20] = 15
-        m[0, :] = 255
-        if mode == "P":
-            im = Image.fromarray(m, mode="P")
-            pal = np.random.default_rng(0).integers(0, 256, 768).tolist()
-            im.putpalette(pal)
-        else:
-            im = Image.fromarray(m).convert("RGB")
-        im.save(base / "SegmentationClass" / f"{i}.png")
-    return base
-
-
 def test_voc_labels_are_palette_indices_not_divided_by_255(tmp_path):
     _voc(tmp_path)
     ds = get_dataset("voc", root=tmp_path, split="train", size=(20, 24), augment=False)
     assert len(ds) == 2
     _, mask = ds[0]
-    assert set(np.unique(mask).tolist()) == {0, 7, 15, 255}
     # the original project's loader divided by 255: every label would collapse to 0 or 1
-    trap = np.rint(mask / 255.0)
-    assert set(np.unique(trap).tolist()) <= {0.0, 1.0}
-    assert not np.array_equal(trap, mask), "a /255 conversion would be detected"
+    assert set(np.unique(mask).tolist()) == VOC_LABELS
+    # and the labels survive the training pipeline (collate + DataLoader), where a ToTensor-style
+    # transform would have divided them
+    from unetaccel.model.train import make_loader
+    _, batch_masks = next(iter(make_loader(ds, 2, False, SEED)))
+    assert batch_masks.dtype == torch.int64
+    assert np.array_equal(batch_masks.numpy(), np.stack([ds[0][1], ds[1][1]]))
     assert dataset_info("voc", root=tmp_path)["num_classes"] == 21
+
+
+@pytest.mark.parametrize("size", [(37, 50), (64, 64), (10, 12), (13, 40)])
+def test_resizing_keeps_mask_labels(tmp_path, size):
+    """Masks are resized NEAREST: a bilinear resize would invent labels between 0, 7, 15 and 255."""
+    _voc(tmp_path)
+    ds = get_dataset("voc", root=tmp_path, split="train", size=size, augment=False)
+    for i in range(len(ds)):
+        img, mask = ds[i]
+        assert img.shape == (3, *size) and mask.shape == size
+        labels = set(np.unique(mask).tolist())
+        assert labels <= VOC_LABELS, f"resize to {size} invented labels {sorted(labels - VOC_LABELS)}"
+        assert {7, 15} <= labels  # the objects are still there
+
+
+@pytest.mark.parametrize("size,match", [((0, 64), r"size 0x64: height and width must be positive"),
+                                        ((64, -8), r"size 64x-8"), ((64,), r"size \(64,\): expected"),
+                                        ((64.5, 64), r"expected \(height, width\), two positive integers")])
+def test_bad_sizes_are_a_dataset_error(size, match):
+    with pytest.raises(DatasetError, match=match):
+        get_dataset("synthetic", size=size)
 
 
 def test_voc_errors_name_the_path(tmp_path):

@@ -19,6 +19,7 @@ from PIL import Image
 
 IGNORE_INDEX = 255
 DATASETS = ("synthetic", "voc", "camvid", "folder")
+FIXED_CLASSES = ("voc", "camvid")  # their labels fix the class count (synthetic and folder take num_classes)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -82,6 +83,20 @@ class Augment:
         return np.clip(np.rint(f), 0, 255).astype(np.uint8), np.ascontiguousarray(mask)
 
 
+def check_size(size) -> tuple[int, int]:
+    """(height, width) as two positive integers, else a DatasetError naming the value."""
+    try:
+        h, w = size
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (h, w))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise DatasetError(f"size {size!r}: expected (height, width), two positive integers")
+    if h < 1 or w < 1:
+        raise DatasetError(f"size {h}x{w}: height and width must be positive")
+    return int(h), int(w)
+
+
 class _Base:
     """Shared item pipeline: load -> resize/crop -> augment -> CHW."""
 
@@ -89,7 +104,7 @@ class _Base:
     class_names: list
 
     def __init__(self, size, augment, seed):
-        self.size = (int(size[0]), int(size[1]))
+        self.size = check_size(size)
         self.augment = Augment() if augment is True else (augment or None)
         self.seed = seed
         self.epoch = 0
