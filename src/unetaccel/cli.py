@@ -51,9 +51,26 @@ def _run(fn):
 def parse_size(s: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in s.lower().split("x"))
-        return h, w
     except ValueError:
         raise CliError(f"--size {s!r}: expected HEIGHTxWIDTH, e.g. 64x64") from None
+    if h < 1 or w < 1:
+        raise CliError(f"--size {s!r}: height and width must be positive")
+    return h, w
+
+
+def parse_class_weights(s: Optional[str]) -> Optional[list[float]]:
+    """--class-weights w0,w1,...: positive numbers (their count is checked against the classes)."""
+    if s is None:
+        return None
+    from .model.metrics import ClassWeightsError, check_class_weights
+    try:
+        values = [float(v) for v in s.split(",")]
+    except ValueError:
+        raise CliError(f"--class-weights {s!r}: expected comma-separated positive numbers, e.g. 1,2.5,1") from None
+    try:
+        return check_class_weights(values)
+    except ClassWeightsError as e:
+        raise CliError(f"--class-weights {s!r}: {e}") from None
 
 
 def parse_lanes(s: str) -> tuple[int, int]:
@@ -117,13 +134,17 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
           out: Path = typer.Option(..., help="run folder (float.pt, metrics.json, plots)")):
     """Train the float UNet (default: the embedded synthetic dataset)."""
     def body():
+        from .model.metrics import ClassWeightsError
         from .model.train import TrainConfig, train as do_train
-        cw = [float(v) for v in class_weights.split(",")] if class_weights else None
+        cw = parse_class_weights(class_weights)
         cfg = TrainConfig(dataset=dataset, data_root=str(data_root) if data_root else None,
                           widths=parse_widths(widths), classes=classes, size=parse_size(size), epochs=epochs,
                           batch_size=batch_size, lr=lr, beta=beta, class_weights=cw, seed=seed,
                           train_length=train_length, val_length=val_length)
-        m = do_train(cfg, out)
+        try:
+            m = do_train(cfg, out)
+        except ClassWeightsError as e:  # the count, known once the dataset's classes are
+            raise CliError(f"--class-weights {class_weights!r}: {e}") from None
         print_metrics(f"float UNet, {dataset} validation", m["val"])
         typer.echo(f"wrote {out}/float.pt, metrics.json, loss.png, predictions.png ({m['seconds']:.0f} s)")
     _run(body)

@@ -89,13 +89,38 @@ def test_quantize_end_to_end_prints_mismatches(trained_run, tmp_path):
 
 @pytest.mark.parametrize("argv,match", [(("train", "--dataset", "voc", "--data-root", "/nonexistent/voc",
                                           "--out", "RUN"), "/nonexistent/voc"),
+                                        (("train", "--dataset", "voc", "--data-root", "VOC", "--classes", "3",
+                                          "--out", "RUN"), "--classes 3 disagrees with the voc dataset"),
+                                        (("train", "--class-weights", "a,b", "--out", "RUN"),
+                                         "--class-weights 'a,b': expected comma-separated positive numbers"),
+                                        (("train", "--class-weights", "1,0,2", "--out", "RUN"),
+                                         "--class-weights '1,0,2': weight 1 is 0.0"),
+                                        (("train", "--classes", "3", "--class-weights", "1,2", "--size", "16x16",
+                                          "--widths", "4,8", "--out", "RUN"),
+                                         "--class-weights '1,2': 2 weights for 3 classes"),
+                                        (("train", "--size", "0x64", "--out", "RUN"), "--size '0x64': height and width"),
                                         (("train", "--size", "60x64", "--out", "RUN"), "multiples of 2^levels"),
                                         (("train", "--dataset", "imagenet", "--out", "RUN"), "imagenet")])
 def test_train_errors_are_one_line(argv, match, tmp_path):
-    argv = tuple(str(tmp_path / a) if a == "RUN" else a for a in argv)
-    code, _, err = cli(*argv)
+    if "VOC" in argv:  # a minimal VOC 2012 folder (one image, one palette mask with labels 0 and 7)
+        import numpy as np
+        from PIL import Image
+        base = tmp_path / "voc" / "VOCdevkit" / "VOC2012"
+        for d in ("ImageSets/Segmentation", "JPEGImages", "SegmentationClass"):
+            (base / d).mkdir(parents=True)
+        for split in ("train", "val"):
+            (base / "ImageSets/Segmentation" / f"{split}.txt").write_text("a\n")
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(base / "JPEGImages" / "a.jpg")
+        m = np.zeros((16, 16), np.uint8)
+        m[4:9, 4:9] = 7
+        Image.fromarray(m, mode="P").save(base / "SegmentationClass" / "a.png")
+    argv = tuple(str(tmp_path / a) if a == "RUN" else str(tmp_path / "voc") if a == "VOC" else a for a in argv)
+    code, out, err = cli(*argv)
     assert code == 2, err
-    assert match in err and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and match in lines[0], err
+    assert "Traceback" not in err
+    assert not (tmp_path / "RUN" / "float.pt").exists()
 
 
 def test_infer_writes_a_class_map(tmp_path):

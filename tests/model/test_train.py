@@ -2,13 +2,18 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from unetaccel.model import UNet
 from unetaccel.model.datasets import get_dataset
 from unetaccel.model.train import (TrainConfig, collate, fit, load_checkpoint, save_checkpoint, seed_everything,
                                    to_input, train)
-from unetaccel.model.metrics import SegLoss
+from unetaccel.model.datasets import DatasetError
+from unetaccel.model.metrics import ClassWeightsError, SegLoss
+from unetaccel.model.train import build_datasets
+
+from dsfixtures import voc
 
 
 def test_a_few_steps_lower_the_loss():
@@ -47,6 +52,9 @@ def test_training_is_deterministic_for_a_seed():
 
 
 def test_checkpoint_round_trip(tmp_path):
+    seed = 11
+    print("seed", seed)
+    torch.manual_seed(seed)
     m = UNet(3, 5, (4, 8, 16), (32, 48))
     with torch.no_grad():
         for p in m.parameters():
@@ -72,3 +80,25 @@ def test_train_job_writes_its_artifacts(tmp_path):
         assert k in doc["val"]
     assert doc["model"]["widths"] == [4, 8] and m["val"]["images"] == 8
     assert np.isfinite(doc["history"]["train_loss"][0])
+
+
+def test_classes_must_agree_with_a_dataset_that_fixes_them(tmp_path):
+    """VOC's labels define 21 classes: --classes 3 would build a 3-class head and crash in the
+    loss on label 7; it is refused up front, naming both numbers."""
+    voc(tmp_path)
+    with pytest.raises(DatasetError, match=r"--classes 3 disagrees with the voc dataset at .*21 classes"):
+        build_datasets(TrainConfig(dataset="voc", data_root=str(tmp_path), classes=3, size=(16, 16)))
+    _, _, k, names = build_datasets(TrainConfig(dataset="voc", data_root=str(tmp_path), classes=21, size=(16, 16)))
+    assert k == 21 and names[15] == "person"
+    _, _, k, _ = build_datasets(TrainConfig(dataset="voc", data_root=str(tmp_path), size=(16, 16)))
+    assert k == 21
+    with pytest.raises(DatasetError, match=r"--classes 1: .*at least 2"):
+        build_datasets(TrainConfig(classes=1, size=(16, 16)))
+
+
+def test_class_weights_are_checked_before_training(tmp_path):
+    cfg = TrainConfig(epochs=1, widths=(4, 8), classes=3, size=(16, 16), train_length=8, val_length=4,
+                      class_weights=[1.0, 2.0])
+    with pytest.raises(ClassWeightsError, match="2 weights for 3 classes"):
+        train(cfg, tmp_path, progress=False)
+    assert not (tmp_path / "float.pt").exists()

@@ -1,11 +1,31 @@
 """Segmentation losses and metrics (confusion-matrix based, ignore index honoured)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = 255
+
+
+class ClassWeightsError(ValueError):
+    """Cross-entropy class weights that are not one positive number per class."""
+
+
+def check_class_weights(weights, num_classes: int | None = None) -> list[float]:
+    """The weights as floats: finite, positive and (given num_classes) one per class."""
+    try:
+        w = [float(v) for v in weights]
+    except (TypeError, ValueError):
+        raise ClassWeightsError(f"expected a list of numbers, got {weights!r}") from None
+    for i, v in enumerate(w):
+        if not math.isfinite(v) or v <= 0:
+            raise ClassWeightsError(f"weight {i} is {v}; every class weight must be a positive number")
+    if num_classes is not None and len(w) != num_classes:
+        raise ClassWeightsError(f"{len(w)} weights for {num_classes} classes (one per class, in class order)")
+    return w
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX,
@@ -31,10 +51,13 @@ class SegLoss(torch.nn.Module):
             raise ValueError(f"beta = {beta}: must be in [0, 1]")
         self.beta = beta
         self.ignore_index = ignore_index
-        w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        w = None if class_weights is None else torch.as_tensor(check_class_weights(class_weights), dtype=torch.float32)
         self.register_buffer("class_weights", w)
 
     def forward(self, logits, target):
+        if self.class_weights is not None and len(self.class_weights) != logits.shape[1]:
+            raise ClassWeightsError(f"{len(self.class_weights)} weights for {logits.shape[1]} classes "
+                                    "(one per class, in class order)")
         ce = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index)
         if self.beta == 1.0:
             return ce

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .metrics import IGNORE_INDEX, SegLoss, confusion, metrics_from_confusion
+from .metrics import IGNORE_INDEX, SegLoss, check_class_weights, confusion, metrics_from_confusion
 from .unet import UNet, UNetConfig
 
 CHECKPOINT_FORMAT = "unetaccel-float-checkpoint"
@@ -266,9 +266,15 @@ def plot_overlays(images: np.ndarray, truth: np.ndarray, preds: dict, num_classe
 
 
 def build_datasets(cfg: TrainConfig):
-    from .datasets import dataset_info, get_dataset
+    from .datasets import FIXED_CLASSES, DatasetError, dataset_info, get_dataset
 
+    if cfg.classes is not None and cfg.classes < 2:
+        raise DatasetError(f"--classes {cfg.classes}: a segmentation needs at least 2 classes")
     info = dataset_info(cfg.dataset, root=cfg.data_root, num_classes=cfg.classes)
+    if cfg.classes is not None and cfg.dataset in FIXED_CLASSES and cfg.classes != info["num_classes"]:
+        raise DatasetError(f"--classes {cfg.classes} disagrees with the {cfg.dataset} dataset at {cfg.data_root}, "
+                           f"whose labels define {info['num_classes']} classes (leave --classes out, or pass "
+                           f"{info['num_classes']})")
     k = cfg.classes or info["num_classes"]
     kw = {}
     if cfg.dataset == "synthetic":
@@ -304,6 +310,8 @@ def train(cfg: TrainConfig, out, progress=True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     train_ds, val_ds, k, names = build_datasets(cfg)
+    if cfg.class_weights is not None:
+        cfg.class_weights = check_class_weights(cfg.class_weights, k)  # before any training time is spent
     in_ch = int(train_ds[0][0].shape[0])
     model = UNet(in_ch, k, tuple(cfg.widths), tuple(cfg.size))
     t0 = time.time()
