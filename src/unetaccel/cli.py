@@ -190,13 +190,15 @@ def inspect(ir: Path = typer.Option(..., help="RUN/model.json"), lanes: str = "8
         rows = irmod.summary(model, ln)
         _table(f"{model.name}: {len(model.layers)} layers, input {list(model.input_tensor.shape)}, "
                f"{model.num_classes} classes", ["layer", "op", "in", "out", "bits", "f", "acc bits", "param B",
-                                              "MACs", f"cycles@{lanes}"],
+                                              "act B", "MACs", f"cycles@{lanes}"],
                [(r["layer"], r["op"], "x".join(map(str, r["in"])), "x".join(map(str, r["out"])),
                  f"{'s' if r['out_signed'] else 'u'}{r['out_bits']}",
                  r["out_f"] if isinstance(r["out_f"], int) else f"{min(r['out_f'])}..{max(r['out_f'])}",
-                 r["acc_bits"] or "", r["param_bytes"], r["macs"], r["ideal_cycles"]) for r in rows])
+                 r["acc_bits"] or "", r["param_bytes"], r["act_bytes"], r["macs"], r["ideal_cycles"]) for r in rows])
         typer.echo(f"total: {sum(r['macs'] for r in rows):,} MACs, {sum(r['ideal_cycles'] for r in rows):,} ideal cycles "
                    f"at {lanes} lanes, {sum(r['param_bytes'] for r in rows):,} parameter bytes")
+        typer.echo(f"activations: {sum(r['act_bytes'] for r in rows):,} bytes in all layer outputs, one image "
+                   f"(act B; ceil(bits / 8) bytes a value), largest {max(r['act_bytes'] for r in rows):,}")
     _run(body)
 
 

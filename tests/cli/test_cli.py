@@ -25,10 +25,25 @@ def test_help_lists_the_commands():
 
 
 def test_inspect(tmp_path):
-    p = irmod.save(synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=1), tmp_path / "m")
+    net = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=1)
+    p = irmod.save(net, tmp_path / "m")
     code, out, err = cli("inspect", "--ir", p, "--lanes", "4x4")
     assert code == 0, err
     assert "conv_transpose2d" in out and "ideal cycles" in out
+    # one row per layer with its activation memory: the output tensor, one image, ceil(bits/8) bytes a value
+    lines = out.splitlines()
+    header = next(line for line in lines if "act B" in line)
+    col = [c.strip() for c in header.split("┃")].index("act B")
+    cells = {r[1]: r for r in ([c.strip() for c in line.split("│")] for line in lines if line.startswith("│"))}
+    want = {}
+    for lay in net.layers:
+        t = net.tensors[lay.output]
+        want[lay.name] = t.shape[0] * t.shape[1] * t.shape[2] * ((t.type.bits + 7) // 8)
+        assert cells[lay.name][col] == str(want[lay.name]), lay.name
+    assert want["enc0.0.conv"] == 4 * 32 * 48 * 3 and want["enc0.0.bn"] == 4 * 32 * 48  # 18-bit acc vs uint8
+    total = next(line for line in lines if line.startswith("activations: "))
+    assert total.startswith(f"activations: {sum(want.values()):,} bytes in all layer outputs, one image")
+    assert total.endswith(f"largest {max(want.values()):,}")
 
 
 def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
