@@ -142,6 +142,7 @@ def test_infer_writes_a_class_map(tmp_path):
     import numpy as np
     from PIL import Image
     p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(16, 24), seed=2), tmp_path / "m")
+    print("network seed 2, image seed 0")
     arr = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
     Image.fromarray(arr).save(tmp_path / "x.png")
     code, out, err = cli("infer", "--ir", p, "--image", tmp_path / "x.png", "--out", tmp_path / "y.png")

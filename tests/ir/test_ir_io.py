@@ -18,6 +18,7 @@ def test_round_trip_and_deterministic_bytes(small_ir, tmp_path):
     p2 = irmod.save(irmod.load(p1), tmp_path / "b" / "model")
     assert p1.read_bytes() == p2.read_bytes()
     assert p1.with_suffix(".npz").read_bytes() == p2.with_suffix(".npz").read_bytes()
+    print("network seed 3, image seed 0")
     x = np.random.default_rng(0).integers(0, 256, (2, 3, 16, 24), dtype=np.uint8)
     a, b = R.run(small_ir, x), R.run(irmod.load(p2), x)
     assert np.array_equal(a.logits, b.logits) and np.array_equal(a.classes, b.classes)

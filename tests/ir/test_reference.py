@@ -45,6 +45,7 @@ def test_conv_matches_naive(shape):
 
 def test_conv_wide_values_use_exact_path():
     # products beyond float32's exact range force float64/int64: still exact
+    print("seed", SEED)
     rng = np.random.default_rng(SEED)
     x = rng.integers(0, 1 << 20, (1, 64, 4, 4))
     wt = rng.integers(-(1 << 10), 1 << 10, (3, 64, 3, 3))
@@ -52,6 +53,7 @@ def test_conv_wide_values_use_exact_path():
 
 
 def test_convt_and_pool_match_naive():
+    print("seed", SEED)
     rng = np.random.default_rng(SEED)
     x = rng.integers(0, 256, (2, 6, 3, 5))
     wt = rng.integers(-15, 16, (6, 4, 2, 2))
@@ -63,6 +65,7 @@ def test_convt_and_pool_match_naive():
 
 
 def test_layouts_batches_and_trace():
+    print("network seed 5, image seed", SEED)
     ir = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 12), seed=5)
     rng = np.random.default_rng(SEED)
     x = rng.integers(0, 256, (5, 3, 8, 12), dtype=np.uint8)
@@ -77,6 +80,7 @@ def test_layouts_batches_and_trace():
 
 
 def test_argmax_ties_go_to_lowest_index():
+    print("network seed", 6)
     ir = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=6)
     lay = ir.layers[-1]
     logits = np.zeros((1, 3, 8, 8), dtype=np.int64)
