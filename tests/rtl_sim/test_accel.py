@@ -83,14 +83,16 @@ def test_weights_reloaded_at_run_time(small, tmp_path):
         simulate(p, imgs[:1], build, reload_ir=wrong)
 
 
-@pytest.mark.parametrize("lanes", [(4, 4), (16, 16)])
+@pytest.mark.parametrize("lanes", [(4, 4), (16, 16), (4, 16), (8, 2)])
 def test_other_lane_counts(tmp_path_factory, lanes):
-    """The engine at 4x4 and 16x16 lanes: a non-square network with odd channel counts (padding
-    inside the channel groups, a concat whose first part does not fill its group)."""
-    seed = SEED + lanes[0]
+    """The engine at other PIN x POUT lanes, square and not (a word of max(PIN, POUT) channels
+    read as slices of PIN, written as slices of POUT): a non-square network with odd channel
+    counts (padding inside the channel groups, a concat whose first part does not fill its
+    group), whole network and every layer alone."""
+    seed = SEED + lanes[0] + 100 * lanes[1]
     print("seed", seed)
-    d = tmp_path_factory.mktemp(f"rtl_{lanes[0]}")
-    net = synth.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=seed)
+    d = tmp_path_factory.mktemp(f"rtl_{lanes[0]}x{lanes[1]}")
+    net = synth.random_unet(widths=(3, 5, 18), num_classes=7, size=(8, 12), seed=seed)
     p = irmod.save(net, d / "run" / "model")
     imgs = np.random.default_rng(seed).integers(0, 256, (2, 3, 8, 12), dtype=np.uint8)
     res = _exact(simulate(p, imgs, d / "build", lanes=lanes), 2)

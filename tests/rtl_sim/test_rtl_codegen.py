@@ -1,78 +1,121 @@
 """The RTL generator's tables (no simulator): word packing, layout, load-path words, errors."""
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from unetaccel.codegen import regmap
-from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, _convt_words, check_lanes, layout,
-                                           load_words, tables)
-from unetaccel.ir import synth
+from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, _convt_words, check_lanes, generate_rtl,
+                                           layout, load_words, tables, weight_bits, weight_parts)
+from unetaccel.ir import IRError, synth
 
 SEED = 5
 
 
 def test_conv_words_follow_the_concat_split():
-    """Word [go][gi][ky][kx], lane (j, i): weight of output go*L+j and the input channel that
+    """Word [go][gi][ky][kx], lane (j, i): weight of output go*POUT+j and the input channel that
     input lane i of group gi holds: source groups first, then skip groups, each zero-padded."""
     rng = np.random.default_rng(SEED)
     print("seed", SEED)
-    L, cin0, cin1, cout, k = 4, 3, 6, 5, 3
+    pin, pout, cin0, cin1, cout, k = 2, 4, 3, 4, 5, 3
     w = rng.integers(-15, 16, (cout, cin0 + cin1, k, k))
-    words = _conv_words(w, cin0, cin1, L)
-    g0, g1, go = 1, 2, 2
-    assert words.shape == (go * (g0 + g1) * k * k, L, L)
+    words = _conv_words(w, cin0, cin1, pin, pout)
+    g0, g1, go = 2, 2, 2
+    assert words.shape == (go * (g0 + g1) * k * k, pout, pin)
     for o in range(go):
         for g in range(g0 + g1):
             for ky in range(k):
                 for kx in range(k):
                     word = words[((o * (g0 + g1) + g) * k + ky) * k + kx]
-                    for j in range(L):
-                        for i in range(L):
-                            co = o * L + j
-                            c = g * L + i if g < g0 else cin0 + (g - g0) * L + i
-                            valid = co < cout and (c < cin0 if g < g0 else (g - g0) * L + i < cin1)
+                    for j in range(pout):
+                        for i in range(pin):
+                            co = o * pout + j
+                            c = g * pin + i if g < g0 else cin0 + (g - g0) * pin + i
+                            valid = co < cout and (c < cin0 if g < g0 else (g - g0) * pin + i < cin1)
                             assert word[j, i] == (w[co, c, ky, kx] if valid else 0)
 
 
 def test_convt_words_are_phase_major():
     rng = np.random.default_rng(SEED + 1)
-    L, cin, cout = 4, 6, 3
+    print("seed", SEED + 1)
+    pin, pout, cin, cout = 4, 2, 6, 3
     w = rng.integers(-15, 16, (cin, cout, 2, 2))
-    words = _convt_words(w, L)
-    assert words.shape == (1 * 4 * 2, L, L)
-    for ph in range(4):
-        for g in range(2):
-            word = words[ph * 2 + g]
-            for j in range(L):
-                for i in range(L):
-                    c = g * L + i
-                    want = w[c, j, ph >> 1, ph & 1] if c < cin and j < cout else 0
-                    assert word[j, i] == want
+    words = _convt_words(w, pin, pout)
+    assert words.shape == (2 * 4 * 2, pout, pin)
+    for o in range(2):
+        for ph in range(4):
+            for g in range(2):
+                word = words[(o * 4 + ph) * 2 + g]
+                for j in range(pout):
+                    for i in range(pin):
+                        c, co = g * pin + i, o * pout + j
+                        want = w[c, co, ph >> 1, ph & 1] if c < cin and co < cout else 0
+                        assert word[j, i] == want
 
 
-def test_layout_words_and_load_path_sizes():
+def _unpack(parts: np.ndarray, nwords: int, lanes: int, bits: int) -> np.ndarray:
+    """The load path's 32-bit parts back to signed weight lanes (the reading side, written out
+    with Python integers independently of the generator's packer)."""
+    per = len(parts) // nwords
+    out = np.zeros((nwords, lanes), np.int64)
+    for n in range(nwords):
+        word = sum(int(v) << (32 * p) for p, v in enumerate(parts[n * per:(n + 1) * per]))
+        for k in range(lanes):
+            v = (word >> (bits * k)) & ((1 << bits) - 1)
+            out[n, k] = v - (1 << bits) if v >> (bits - 1) else v
+    return out
+
+
+@pytest.mark.parametrize("lanes", [(4, 4), (8, 8), (4, 16), (16, 4), (2, 2)])
+def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
+    """Tensors fit the activation memory in words of max(PIN, POUT) channels; the load path's
+    words and the .mem file hold exactly the weight words, packed at the network's 5 bits."""
     net = synth.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
-    for L in (4, 8):
-        steps, base, depth = layout(net, L)
-        # every tensor's words fit inside the activation memory
-        for t, b in base.items():
-            c, h, w = net.tensors[t].shape
-            assert b + -(-c // L) * h * w <= depth
-        _, _, _, rows, weights, mul, bias, shift = tables(net, L)
-        words = load_words(net, (L, L))
-        assert len(words["weights"]) == len(weights) * L * L // 4
-        assert len(words["bn_mul"]) == len(words["bn_bias"]) == len(words["shift"]) == mul.size
-        # weights are little-endian bytes: lane (0, 0..3) of word 0 is the first 32-bit word
-        w0 = weights[0].ravel()[:4] & 0xFF
-        assert int(words["weights"][0]) == int(w0[0] | w0[1] << 8 | w0[2] << 16 | w0[3] << 24)
-        assert [r["op"] for r in rows][-1] == regmap.OPCODES["argmax"]
+    pin, pout = lanes
+    A = max(lanes)
+    steps, base, depth = layout(net, lanes)
+    for t, b in base.items():
+        c, h, w = net.tensors[t].shape
+        assert b + -(-c // A) * h * w <= depth
+    _, _, _, rows, weights, mul, bias, shift = tables(net, lanes)
+    assert weights.shape[1:] == (pout, pin)
+    words = load_words(net, lanes)
+    parts = weight_parts(lanes, 5)
+    assert parts == math.ceil(math.ceil(pin * pout * 5 / 8) / 4)  # whole bytes, then 32-bit parts
+    assert len(words["weights"]) == len(weights) * parts
+    back = _unpack(words["weights"], len(weights), pin * pout, 5)
+    np.testing.assert_array_equal(back, weights.reshape(len(weights), -1))
+    assert len(words["bn_mul"]) == len(words["bn_bias"]) == len(words["shift"]) == mul.size
+    # the .mem file: one hex line a word, the same bits as the load path's parts
+    generate_rtl(net, tmp_path, lanes=lanes)
+    lines = (tmp_path / "weights.mem").read_text().split()
+    assert len(lines) == len(weights)
+    for n in (0, len(weights) // 2, len(weights) - 1):
+        word = sum(int(v) << (32 * p) for p, v in enumerate(words["weights"][n * parts:(n + 1) * parts]))
+        assert int(lines[n], 16) == word
+    assert [r["op"] for r in rows][-1] == regmap.OPCODES["argmax"]
+    lay = json.loads((tmp_path / "layout.json").read_text())
+    assert lay["lanes"] == [pin, pout] and lay["weight_bits"] == 5 and lay["weight_parts"] == parts
 
 
-@pytest.mark.parametrize("lanes", [(4, 16), (3, 3), (1, 1), (64, 64)])
+def test_weights_wider_than_the_generated_memory_are_refused():
+    """A network of 8-bit weights cannot be loaded into RTL generated for 5-bit weights."""
+    wide = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, weight_bits=8)
+    assert weight_bits(wide) == 8
+    with pytest.raises(IRError, match="do not fit the 5-bit weight memory"):
+        load_words(wide, (4, 4), wbits=5)
+
+
+@pytest.mark.parametrize("lanes", [(3, 3), (1, 1), (64, 64), (2, 64), (4, 3)])
 def test_unsupported_lanes_are_refused_by_name(lanes):
     with pytest.raises(RtlConfigError, match=f"--lanes {lanes[0]}x{lanes[1]}"):
         check_lanes(lanes)
+
+
+def test_non_square_lanes_are_accepted():
+    assert check_lanes((4, 16)) == (4, 16) and check_lanes((32, 2)) == (32, 2)
 
 
 def test_readme_register_table_is_the_description():

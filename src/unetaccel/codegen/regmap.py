@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ID_VALUE = 0x554E4554  # "UNET" in ASCII, 'U' in the top byte
-VERSION_VALUE = 0x00010000  # major.minor as 16.16
+VERSION_VALUE = 0x00010001  # major.minor as 16.16 (1.1: PIN x POUT lanes, packed weight words)
 FSIC_BASE = 0x3000_0000
 ADDR_BITS = 12
 
@@ -61,7 +61,7 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x04C, "SKIP_BASE", "rw", (Field("addr", 0, 32),), "skip base, activation-memory word address", True),
     Register(0x050, "DST_BASE", "rw", (Field("addr", 0, 32),), "destination base, activation-memory word address", True),
     Register(0x054, "WGT_BASE", "rw", (Field("addr", 0, 32),),
-             "weight base: weight-memory word address (a word holds L x L weights)", True),
+             "weight base: weight-memory word address (a word holds PIN x POUT weights)", True),
     Register(0x058, "BN_BASE", "rw", (Field("addr", 0, 32),),
              "BatchNorm base: index of the layer's first output-channel group in the "
              "multiplier / bias / shift memories", True),
@@ -77,13 +77,16 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x080, "ERROR", "ro", (Field("code", 0, 8),), "why the last start was rejected or aborted"),
     Register(0x0F0, "ID", "ro", (Field("value", 0, 32),), 'ID: "UNET" in ASCII'),
     Register(0x0F4, "VERSION", "ro", (Field("value", 0, 32),), "version (major.minor, 16.16)"),
-    Register(0x0F8, "CONFIG", "ro", (Field("pout", 0, 8), Field("pin", 8, 8)), "build config: lanes"),
-    Register(0x100, "WLOAD_ADDR", "rw", (Field("index", 0, 28, "32-bit word index inside the region"),
+    Register(0x0F8, "CONFIG", "ro", (Field("pout", 0, 8), Field("pin", 8, 8), Field("weight_bits", 16, 8)),
+             "build config: lanes and the weight width"),
+    Register(0x100, "WLOAD_ADDR", "rw", (Field("index", 0, 28, "weights: the weight word; other regions: "
+                                                              "the entry (one per output channel)"),
                                          Field("region", 28, 4, "0 weights, 1 BatchNorm multipliers, "
                                                                 "2 biases, 3 shifts")),
              "run-time parameter load address (RTL; accepted while idle)"),
     Register(0x104, "WLOAD_DATA", "wo", (Field("data", 0, 32),),
-             "load data: written at the address, which then advances by one (RTL; ignored while busy)"),
+             "load data (RTL; ignored while busy): weights take ceil(weight_bits x PIN x POUT / 32) writes a "
+             "word, low 32 bits first, then the index advances; the other regions one write an entry"),
 )
 
 #: Single-layer op codes (0 is never valid: a start with it is rejected).

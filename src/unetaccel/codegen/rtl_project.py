@@ -5,6 +5,9 @@ description), plus what is network-specific: sizes, the layer table and the
 .mem initialisation files of the weights, BatchNorm parameters and shifts.
 The activation memory is laid out from tensor lifetimes (the same allocation as
 the HLS project): ping-pong plus skip storage; a concat is two source bases.
+
+Lanes are (PIN, POUT), each a power of two: an activation word holds A = max(PIN, POUT)
+channels; a weight word holds PIN x POUT weights of the network's weight width, packed.
 """
 from __future__ import annotations
 
@@ -31,24 +34,30 @@ class RtlConfigError(ValueError):
     pass
 
 
-def check_lanes(lanes) -> int:
-    """The RTL engine has L x L lanes (PIN = POUT = L, a power of two): return L or raise."""
-    pin, pout = lanes
-    if pin != pout or pin not in SUPPORTED_LANES:
-        raise RtlConfigError(f"--lanes {pin}x{pout}: the RTL engine supports square power-of-two lanes "
-                             f"({', '.join(f'{v}x{v}' for v in SUPPORTED_LANES)})")
-    return pin
+def check_lanes(lanes) -> tuple[int, int]:
+    """The RTL engine's lanes: PIN and POUT each a power of two from 2 to 32; returns them or raises."""
+    pin, pout = (int(v) for v in lanes)
+    if pin not in SUPPORTED_LANES or pout not in SUPPORTED_LANES:
+        raise RtlConfigError(f"--lanes {pin}x{pout}: the RTL engine takes PIN and POUT from "
+                             f"{', '.join(map(str, SUPPORTED_LANES))} (powers of two), e.g. 8x8 or 4x16")
+    return pin, pout
+
+
+def word_lanes(lanes) -> int:
+    """Channels in an activation word: max(PIN, POUT)."""
+    return max(check_lanes(lanes))
 
 
 def _groups(c: int, L: int) -> int:
     return -(-int(c) // L)
 
 
-def layout(ir: IR, L: int = 8):
+def layout(ir: IR, lanes=(8, 8)):
     """(steps, word base of every materialised tensor, activation depth in words). A tensor of
-    C channels takes ceil(C/L) x H x W words of L channels ([group][y][x])."""
+    C channels takes ceil(C/A) x H x W words of A = max(PIN, POUT) channels ([group][y][x])."""
+    A = word_lanes(lanes)
     steps = plan(ir)
-    words = lambda shape: _groups(shape[0], L) * int(np.prod(shape[1:]))  # noqa: E731
+    words = lambda shape: _groups(shape[0], A) * int(np.prod(shape[1:]))  # noqa: E731
     slots, where = allocate(ir, steps, size_of=words)
     offs = np.concatenate([[0], np.cumsum([s.size for s in slots])]).astype(int)
     base = {t: int(offs[k]) for t, k in where.items()}
@@ -59,26 +68,26 @@ def layout(ir: IR, L: int = 8):
     return steps, base, end
 
 
-def _conv_words(w: np.ndarray, cin0: int, cin1: int, L: int) -> np.ndarray:
-    """Conv weights (Cout, Cin, K, K) -> words [go][gi][ky][kx] of L x L (output lane, input lane);
-    input channels of a concat: source groups first, then skip groups, each zero-padded."""
+def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.ndarray:
+    """Conv weights (Cout, Cin, K, K) -> words [go][gi][ky][kx] of POUT x PIN (output lane, input
+    lane); input channels of a concat: source groups first, then skip groups, each zero-padded."""
     cout, cin, k, _ = w.shape
-    g0, g1, go = _groups(cin0, L), _groups(cin1, L), _groups(cout, L)
-    padded = np.zeros((go * L, (g0 + g1) * L, k, k), np.int64)
+    g0, g1, go = _groups(cin0, pin), _groups(cin1, pin), _groups(cout, pout)
+    padded = np.zeros((go * pout, (g0 + g1) * pin, k, k), np.int64)
     padded[:cout, :cin0] = w[:, :cin0]
-    padded[:cout, g0 * L:g0 * L + cin1] = w[:, cin0:cin0 + cin1]
+    padded[:cout, g0 * pin:g0 * pin + cin1] = w[:, cin0:cin0 + cin1]
     # (go, j, gi, i, ky, kx) -> (go, gi, ky, kx, j, i)
-    return padded.reshape(go, L, g0 + g1, L, k, k).transpose(0, 2, 4, 5, 1, 3).reshape(-1, L, L)
+    return padded.reshape(go, pout, g0 + g1, pin, k, k).transpose(0, 2, 4, 5, 1, 3).reshape(-1, pout, pin)
 
 
-def _convt_words(w: np.ndarray, L: int) -> np.ndarray:
-    """Transposed-conv weights (Cin, Cout, 2, 2) -> words [go][phase = 2 dy + dx][gi] of L x L."""
+def _convt_words(w: np.ndarray, pin: int, pout: int) -> np.ndarray:
+    """Transposed-conv weights (Cin, Cout, 2, 2) -> words [go][phase = 2 dy + dx][gi] of POUT x PIN."""
     cin, cout = w.shape[:2]
-    gi, go = _groups(cin, L), _groups(cout, L)
-    padded = np.zeros((gi * L, go * L, 2, 2), np.int64)
+    gi, go = _groups(cin, pin), _groups(cout, pout)
+    padded = np.zeros((gi * pin, go * pout, 2, 2), np.int64)
     padded[:cin, :cout] = w
     # (gi, i, go, j, dy, dx) -> (go, dy, dx, gi, j, i)
-    return padded.reshape(gi, L, go, L, 2, 2).transpose(2, 4, 5, 0, 3, 1).reshape(-1, L, L)
+    return padded.reshape(gi, pin, go, pout, 2, 2).transpose(2, 4, 5, 0, 3, 1).reshape(-1, pout, pin)
 
 
 def _lanes(v, cout: int, L: int) -> np.ndarray:
@@ -88,10 +97,17 @@ def _lanes(v, cout: int, L: int) -> np.ndarray:
     return out.reshape(-1, L)
 
 
-def tables(ir: IR, L: int = 8):
-    """The layer table rows and the parameter memories: weight words (n, L, L) and BatchNorm
-    multiplier / bias / shift words (groups, L)."""
-    steps, base, depth = layout(ir, L)
+def weight_bits(ir: IR) -> int:
+    """Bits of the weight memory's lanes: the widest weight of the network (5 for W5A8)."""
+    return max((int(lay.attrs["weight_bits"]) for lay in ir.layers if "weight_bits" in lay.attrs), default=2)
+
+
+def tables(ir: IR, lanes=(8, 8)):
+    """The layer table rows and the parameter memories: weight words (n, POUT, PIN) and
+    BatchNorm multiplier / bias / shift words (groups, POUT)."""
+    pin, pout = check_lanes(lanes)
+    L = pout  # the parameter memories hold one word of POUT lanes per output group
+    steps, base, depth = layout(ir, lanes)
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
     for s in steps:
@@ -103,22 +119,22 @@ def tables(ir: IR, L: int = 8):
         row["src1"] = base[s.inputs[1]] if len(s.inputs) > 1 else 0
         row["dst"] = base[s.output]
         row["wbase"], row["pbase"] = wbase, pbase
-        wq = np.zeros((0, L, L), np.int64)
+        wq = np.zeros((0, pout, pin), np.int64)
         pm = pb = ps = np.zeros((0, L), np.int64)
         if s.kind == "conv_bn_relu":
             bn = s.layers[1]
             row.update(cin0=c["CIN0"], cin1=c["CIN1"], cout=c["COUT"], h=c["H"], w=c["W"], k=c["K"], pad=c["PAD"],
                        lo=c["LO"], hi=c["HI"])
-            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], L)
+            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
             pm, pb, ps = (_lanes(ir.param(bn, n), c["COUT"], L) for n in ("mul", "bias", "shift"))
         elif s.kind == "conv1x1_bias":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
-            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN"], 0, L)
+            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN"], 0, pin, pout)
             pm = _lanes(1, c["COUT"], L)
             pb, ps = (_lanes(ir.param(lay, n), c["COUT"], L) for n in ("bias", "shift"))
         elif s.kind == "conv_transpose2x2":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=2, lo=c["LO"], hi=c["HI"])
-            wq = _convt_words(np.asarray(ir.param(lay, "weight")), L)
+            wq = _convt_words(np.asarray(ir.param(lay, "weight")), pin, pout)
             pm, pb, ps = _lanes(1, c["COUT"], L), _lanes(0, c["COUT"], L), _lanes(ir.param(lay, "shift"), c["COUT"], L)
         elif s.kind == "maxpool2x2":
             row.update(cin0=c["C"], cout=c["C"], h=c["H"], w=c["W"], k=2)
@@ -126,8 +142,6 @@ def tables(ir: IR, L: int = 8):
             row.update(cin0=c["K"], cout=1, h=c["H"], w=c["W"])
         else:  # pragma: no cover - plan() only makes the kinds above
             raise IRError(f"layer '{s.name}': {s.kind} has no RTL op")
-        if wq.size and np.abs(wq).max() > 127:
-            raise IRError(f"layer '{lay.name}': weights beyond 8 bits do not fit the weight memory")
         for arr, bits in ((pm, 32), (pb, 32), (ps, 8)):
             if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
                 raise IRError(f"layer '{s.name}': a BatchNorm/requantize parameter does not fit {bits} bits")
@@ -142,43 +156,74 @@ def tables(ir: IR, L: int = 8):
             np.concatenate(shift))
 
 
-def _mem(words: np.ndarray, lane_bits: int) -> str:
-    """One hex word a line (words: n x lanes...); lane 0 in the least significant bits.
-    An empty memory gets one zero word."""
+def _pack(words: np.ndarray, bits: int) -> np.ndarray:
+    """Words of lanes (n x lanes...) -> their bytes (n x ceil(lanes*bits/8), uint8): lane k in
+    bits [bits*k, bits*(k+1)) of the little-endian word, two's complement."""
     words = np.asarray(words, np.int64)
-    per = int(np.prod(words.shape[1:])) if words.ndim > 1 else 1
-    words = words.reshape(-1, per)
-    if not len(words):
-        words = np.zeros((1, per), np.int64)
-    digits = lane_bits // 4
-    mask = (1 << lane_bits) - 1
-    lines = ("".join(f"{int(v) & mask:0{digits}x}" for v in row[::-1]) for row in words.tolist())
-    return "".join(line + "\n" for line in lines)
+    lanes = int(np.prod(words.shape[1:])) if words.ndim > 1 else 1
+    words = words.reshape(len(words), lanes)
+    b = ((words[:, :, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(len(words), lanes * bits)
+    pad = -b.shape[1] % 8
+    b = np.pad(b, ((0, 0), (0, pad)))
+    return np.packbits(b, axis=1, bitorder="little")
 
 
-def load_words(ir: IR, lanes=(8, 8)) -> dict[str, np.ndarray]:
+def _mem(words: np.ndarray, bits: int) -> str:
+    """A .mem file: one hex word a line, lane 0 in the least significant bits (see _pack).
+    An empty memory gets one zero word."""
+    packed = _pack(words, bits)
+    if not len(packed):
+        packed = np.zeros((1, packed.shape[1]), np.uint8)
+    return "".join(bytes(row[::-1]).hex() + "\n" for row in packed)
+
+
+def weight_parts(lanes, wbits: int) -> int:
+    """32-bit load writes a packed weight word takes."""
+    pin, pout = check_lanes(lanes)
+    word_bytes = -(-pin * pout * wbits // 8)
+    return -(-word_bytes // 4)
+
+
+def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None) -> dict[str, np.ndarray]:
     """What the run-time load path (WLOAD_ADDR / WLOAD_DATA) writes for this IR: per region,
-    the 32-bit words from index 0 (weights: 4 bytes a word, little-endian lanes)."""
-    L = check_lanes(lanes)
-    _, _, _, _, weights, mul, bias, shift = tables(ir, L)
-    wbytes = (weights.reshape(-1) & 0xFF).astype(np.uint8)
-    return {"weights": wbytes.view("<u4").copy() if wbytes.size else np.zeros(0, np.uint32),
+    the 32-bit data words from index 0. Weights: each packed weight word as weight_parts()
+    little-endian 32-bit parts, low part first. wbits: the weight width the RTL was generated
+    with (default: this network's); weights that do not fit it are refused."""
+    pin, pout = check_lanes(lanes)
+    _, _, _, _, weights, mul, bias, shift = tables(ir, lanes)
+    wbits = wbits or weight_bits(ir)
+    _check_weights_fit(weights, wbits, ir.name)
+    packed = _pack(weights, wbits)
+    parts = weight_parts(lanes, wbits)
+    packed = np.pad(packed, ((0, 0), (0, 4 * parts - packed.shape[1])))
+    return {"weights": np.ascontiguousarray(packed).view("<u4").reshape(-1).copy(),
             "bn_mul": (mul.reshape(-1) & 0xFFFFFFFF).astype(np.uint32),
             "bn_bias": (bias.reshape(-1) & 0xFFFFFFFF).astype(np.uint32),
             "shift": (shift.reshape(-1) & 0xFF).astype(np.uint32)}
 
 
+def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
+    lo, hi = -(1 << (wbits - 1)), (1 << (wbits - 1)) - 1
+    if weights.size and (weights.min() < lo or weights.max() > hi):
+        raise IRError(f"{what}: weights in [{weights.min()}, {weights.max()}] do not fit the "
+                      f"{wbits}-bit weight memory")
+
+
 def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> list[Path]:
     """Write BUILD/rtl: Verilog sources, .mem files and layout.json; returns the written files."""
-    L = check_lanes(lanes)
-    steps, base, depth, rows, weights, mul, bias, shift = tables(ir, L)
+    pin, pout = check_lanes(lanes)
+    steps, base, depth, rows, weights, mul, bias, shift = tables(ir, lanes)
+    wbits = weight_bits(ir)
+    _check_weights_fit(weights, wbits, ir.name)
+    parts = weight_parts(lanes, wbits)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     in_c, in_h, in_w = ir.tensors[ir.input].shape
     E = regmap.ERRORS
     ctx = {
         "banner": f"Generated by unetaccel from the IR '{ir.name}' ({ir_file}). Do not edit.",
-        "lanes": L, "lanes_log2": L.bit_length() - 1,
+        "pin": pin, "pout": pout, "pin_log2": pin.bit_length() - 1, "pout_log2": pout.bit_length() - 1,
+        "wbits": wbits, "weight_parts": parts,
         "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
         "in_base": base[ir.input], "logit_base": base[ir.logits], "class_base": base[ir.classes],
@@ -188,16 +233,17 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
         "err_bad_channels": E["bad_channels"], "err_bad_address": E["bad_address"],
         "constants": [c for c in regmap.constants() if c[0].startswith("UNET_REG_")
                       or c[0] in ("UNET_ID_VALUE", "UNET_VERSION_VALUE")],
-        "build_config": (L << 8) | L,
+        "build_config": (wbits << 16) | (pin << 8) | pout,
     }
     written = [render_to(f"rtl_project/{name}.j2", out_dir / name, ctx) for name in TEMPLATES]
     mems = {
-        "weights.mem": _mem(weights, 8),
+        "weights.mem": _mem(weights, wbits),
         "bn_mul.mem": _mem(mul, 32),
         "bn_bias.mem": _mem(bias, 32),
         "shift.mem": _mem(shift, 8),
         "layers.mem": _mem(np.array([[r[f] for r in rows for f in FIELDS]]).T, 32),
-        "layout.json": json.dumps({"ir": ir_file, "lanes": [L, L], "steps": [s.name for s in steps],
+        "layout.json": json.dumps({"ir": ir_file, "lanes": [pin, pout], "word_lanes": max(pin, pout),
+                                   "weight_bits": wbits, "weight_parts": parts, "steps": [s.name for s in steps],
                                    "outputs": [s.output for s in steps],
                                    "act_depth_words": depth, "word_bases": base, "fields": list(FIELDS),
                                    "layers": rows}, indent=1) + "\n",

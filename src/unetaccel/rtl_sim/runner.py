@@ -135,12 +135,15 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
     extra = {}
     if reload_ir is not None:
         judge = irmod.load(reload_ir)
-        L = int(layout["lanes"][0])
-        rows = tables(judge, L)[3]
+        rows = tables(judge, layout["lanes"])[3]
         if rows != layout["layers"]:
             raise RtlSimError(f"{reload_ir}: its layer table differs from the generated RTL's; the load path "
                               "replaces parameters of a network with the same shapes only")
-        extra = {f"wl_{k}": v for k, v in load_words(judge, lanes).items()}
+        try:
+            words = load_words(judge, layout["lanes"], wbits=layout["weight_bits"])
+        except irmod.IRError as e:
+            raise RtlSimError(f"{reload_ir}: {e}") from None
+        extra = {f"wl_{k}": v for k, v in words.items()}
     ref = irmod.reference.run(judge, images, layout="nchw", trace=True)
     extra.update(_layer_outputs(ref, layout))
     work = Path(tempfile.mkdtemp(prefix="rtlsim_", dir=rtl_dir))

@@ -30,7 +30,7 @@ class Engine:
     def __init__(self, dut):
         self.dut = dut
         self.starts = 0
-        self.loads = []  # (addr, data) of each wl_we cycle
+        self.loads = []  # (addr, part, data) of each wl_we cycle
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
         for name in ("busy", "core_done", "core_err", "layer", "cur_dim", "cur_kernel", "cur_chan"):
@@ -43,7 +43,8 @@ class Engine:
             if self.dut.start_pulse.value == 1:
                 self.starts += 1
             if self.dut.wl_we.value == 1:
-                self.loads.append((int(self.dut.wl_addr.value), int(self.dut.wl_data.value)))
+                self.loads.append((int(self.dut.wl_addr.value), int(self.dut.wl_part.value),
+                                   int(self.dut.wl_data.value)))
 
     async def reset(self):
         self.dut.rst.value = 1
@@ -80,7 +81,7 @@ async def test_identity_and_read_write(dut):
     assert await e.rd("VERSION") == regmap.VERSION_VALUE
     layout = json.load(open(os.environ["UNETACCEL_TB_LAYOUT"]))
     lanes = layout["lanes"]
-    assert await e.rd("CONFIG") == lanes[0] << 8 | lanes[1]
+    assert await e.rd("CONFIG") == layout["weight_bits"] << 16 | lanes[0] << 8 | lanes[1]
     assert await e.rd("NUM_LAYERS") == len(layout["layers"])
     for i, (name, mask) in enumerate(RW_MASKS.items()):
         for value in (0xFFFFFFFF, 0xA5A5A5A5 ^ i, 0):
@@ -152,7 +153,8 @@ async def test_start_done_interrupt_and_cycles(dut):
 @cocotb.test()
 async def test_geometry_readback_and_parameter_load(dut):
     """Whole-network mode reads the engine's current layer geometry; the load path writes
-    one word per WLOAD_DATA and advances the address, and ignores writes while busy."""
+    one entry per WLOAD_DATA and advances the address (a weight word after its parts), and
+    ignores writes while busy."""
     e = Engine(dut)
     await e.reset()
     dut.cur_dim.value = 64 << 16 | 48
@@ -170,11 +172,26 @@ async def test_geometry_readback_and_parameter_load(dut):
     for v in (0xDEADBEEF, 1, 0x80000000):
         await e.wr("WLOAD_DATA", v)
     await ClockCycles(dut.clk, 2)
-    assert e.loads == [(base, 0xDEADBEEF), (base + 1, 1), (base + 2, 0x80000000)], e.loads
+    assert e.loads == [(base, 0, 0xDEADBEEF), (base + 1, 0, 1), (base + 2, 0, 0x80000000)], e.loads
     assert await e.rd("WLOAD_ADDR") == base + 3
+    # weights: a word takes `weight_parts` writes, low part first; a new address restarts the parts
+    parts = json.load(open(os.environ["UNETACCEL_TB_LAYOUT"]))["weight_parts"]
+    wbase = regmap.WLOAD_REGIONS["weights"] << 28 | 9
+    e.loads.clear()
+    await e.wr("WLOAD_ADDR", wbase)
+    await e.wr("WLOAD_DATA", 0x55)  # part 0 of word 9, then the address is written again
+    await e.wr("WLOAD_ADDR", wbase)
+    for v in range(2 * parts + 1):
+        await e.wr("WLOAD_DATA", 100 + v)
+    await ClockCycles(dut.clk, 2)
+    want = [(wbase, 0, 0x55)] + [(wbase + v // parts, v % parts, 100 + v) for v in range(2 * parts + 1)]
+    assert e.loads == want, (e.loads, want)
+    assert await e.rd("WLOAD_ADDR") == wbase + 2, "the index advances after each word's last part"
+    await e.wr("WLOAD_ADDR", base + 3)
+    n = len(e.loads)
     dut.busy.value = 1
     await e.wr("WLOAD_DATA", 42)
     await ClockCycles(dut.clk, 2)
-    assert len(e.loads) == 3 and await e.rd("WLOAD_ADDR") == base + 3, "a load while busy must be ignored"
+    assert len(e.loads) == n and await e.rd("WLOAD_ADDR") == base + 3, "a load while busy must be ignored"
     dut.busy.value = 0
     assert await e.rd("WLOAD_DATA") == 0  # write-only
