@@ -59,9 +59,9 @@ def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     written; csim and rtlsim work with a relative build folder; rtlsim runs random images, prints
     cycles and `mismatches: 0`, and dumps waves on request."""
     p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
-    code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", "b16", cwd=tmp_path)
-    assert code == 2 and "--lanes 4x16" in err and "square" in err
-    assert not (tmp_path / "b16").exists()
+    code, out, err = cli("generate", "--ir", p, "--lanes", "64x4", "--out", "b64", cwd=tmp_path)
+    assert code == 2 and "--lanes 64x4" in err and "2, 4, 8, 16, 32" in err
+    assert not (tmp_path / "b64").exists()
     code, out, err = cli("generate", "--ir", p, "--lanes", "4x4", "--out", "b", cwd=tmp_path)
     assert code == 0, err
     assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.v").exists()

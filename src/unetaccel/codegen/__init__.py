@@ -10,12 +10,12 @@ from pathlib import Path
 
 def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.json") -> dict[str, list[Path]]:
     """Write OUT/hls (the HLS project) and OUT/rtl (the Verilog accelerator) for the IR;
-    returns the written files per target. The HLS kernels take any PIN x POUT; the RTL engine
-    L x L (a power of two), so `generate` asks for square lanes."""
+    returns the written files per target. Both take PIN x POUT lanes; the RTL engine's are powers
+    of two from 2 to 32, checked before anything is written."""
     from .hls_project import DEFAULT_PART, generate_hls
     from .rtl_project import check_lanes, generate_rtl
 
-    check_lanes(lanes)  # before writing anything: the RTL engine's lanes are square
+    check_lanes(lanes)  # before writing anything
     out = Path(out)
     return {"hls": generate_hls(ir, out / "hls", lanes=lanes, part=part or DEFAULT_PART, clock_ns=clock_ns,
                                 ir_file=ir_file),
