@@ -1,4 +1,5 @@
-"""The generated RTL accelerator under cocotb + Verilator: bit for bit against the NumPy reference.
+"""unet_accel, the accelerator top (tb_unet wrapping it), under cocotb + Verilator (testbench
+unetaccel.rtl_sim.tb_accel): bit for bit against the NumPy reference.
 
 Each configuration (network + lanes) is generated and built once per session; protocol
 tests run on a small network, the full default network on one image (DESIGN.md 6b).

@@ -1,0 +1,10 @@
+"""unet_core, the engine, as the cocotb toplevel on its own (testbench
+unetaccel.rtl_sim.tb_core): whole network, each layer-table row alone, rejected
+configurations and recovery."""
+from unetaccel.rtl_sim.runner import run_unit
+
+
+def test_engine_alone(small):
+    p, build, imgs = small
+    failures = run_unit(p, build, "unet_core", ["unet_core.v"], "unetaccel.rtl_sim.tb_core", images=imgs[:2])
+    assert failures == [], failures
