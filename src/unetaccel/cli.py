@@ -260,7 +260,9 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
 def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
          build: Path = typer.Option(Path("build"), help="build folder (BUILD/hls is generated if missing)"),
          images: int = typer.Option(8, min=1, help="validation images from RUN/val.npz"),
-         lanes: str = "8x8", types: str = typer.Option("native,ap", help="type modes: native, ap or both"),
+         lanes: str = typer.Option(None, help="PINxPOUT; default: the lanes BUILD/hls was generated with (8x8 "
+                                              "for a new one)"),
+         types: str = typer.Option("native,ap", help="type modes: native, ap or both"),
          logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
          random_images: bool = typer.Option(False, help="random images instead of RUN/val.npz"),
          seed: int = 0):
@@ -272,7 +274,8 @@ def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
             if m not in cs.MODES:
                 raise CliError(f"--types {types!r}: modes are native and ap")
         try:
-            code = cs.main(ir, build, images, modes, parse_lanes(lanes), logits, random_images, seed)
+            code = cs.main(ir, build, images, modes, parse_lanes(lanes) if lanes else None, logits, random_images,
+                           seed)
         except cs.CsimError as e:
             raise CliError(str(e)) from None
         raise typer.Exit(code)

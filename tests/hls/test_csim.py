@@ -1,4 +1,5 @@
 """C simulation == NumPy reference at every layer, in both type modes (plain C++ and ap_int)."""
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,15 @@ def _check(reports, net, n_images):
         want = {net.input} | {lay.output for lay in net.layers if lay.op != "concat"}
         assert want <= set(rep.tensors), want - set(rep.tensors)
         assert rep.tensors["<output stream>"][0] > 0
+        # the registers after every run (ERROR 0, LAYER, NUM_LAYERS, CYCLES, ID/VERSION/CONFIG, geometry)
+        assert rep.tensors["<registers>"][0] == 11 * n_images
+        # a single-layer start rejected without stream traffic; early and late TLAST: bad_size, the
+        # frame read up to its TLAST, an all-zero result frame; then the images above, exact
+        protocol = [ln.split()[1] for ln in rep.lines if ln.startswith("PROTOCOL")]
+        assert protocol == ["single_layer_rejected", "single_layer_no_output", "single_layer_no_input",
+                            "early_tlast_error", "early_tlast_input_read", "late_tlast_error",
+                            "late_tlast_input_drained"], rep.lines[:12]
+        assert sum(ln.startswith("STREAM ") and "_zero_frame equal" in ln for ln in rep.lines) == 2
 
 
 def test_trained_default_network_8_images_both_modes(trained_ir_path, tmp_path_factory):
@@ -93,3 +103,85 @@ def test_cli_csim_prints_mismatches_and_exit_codes(tmp_path):
     r = subprocess.run(cmd[:5] + [str(tmp_path / "nope.json")] + cmd[6:], capture_output=True, text=True)
     assert r.returncode == 2 and "no such IR file" in r.stderr
     assert os.path.exists(exe)
+
+
+def test_lanes_change_the_layout_and_stay_exact(tmp_path):
+    """--lanes PINxPOUT sets the lane count of every unrolled loop and the storage that feeds it:
+    activation words of PIN channels (partitioned on the lane dimension), weight ROM rows of
+    PIN x POUT weights (reshaped), per-channel ROM rows of POUT; results stay exact."""
+    net = synth.random_unet(widths=(6, 12), num_classes=5, size=(8, 16), seed=77)
+    p = irmod.save(net, tmp_path / "run" / "model")
+    texts = {}
+    for lanes in ((4, 16), (16, 4)):
+        reports = csim.run(p, tmp_path / "b", images=2, modes=("native", "ap"), lanes=lanes, random_images=True,
+                           seed=77)
+        _check(reports, net, 2)
+        hls = tmp_path / "b" / "hls"
+        texts[lanes] = {f: (hls / f).read_text() for f in ("unet_kernels.h", "unet_config.h", "unet_weights.h",
+                                                            "unet_top.cpp", "README.md")}
+    for (pin, pout), t in texts.items():
+        assert f"static const int PIN = {pin}, POUT = {pout};" in t["unet_kernels.h"]
+        assert "HLS ARRAY_RESHAPE variable=w complete dim=2" in t["unet_kernels.h"]
+        assert "HLS ARRAY_PARTITION variable=x0 complete dim=2" in t["unet_kernels.h"]
+        assert "HLS PIPELINE II=1" in t["unet_kernels.h"] and "pipeline_ii" not in t["unet_kernels.h"]
+        # the first conv: 3 input channels -> one group of PIN; 6 outputs -> ceil(6/POUT) groups
+        assert f"w0[{-(-6 // pout) * 9}][{pin * pout}]" in t["unet_weights.h"]
+        assert f"m0[{-(-6 // pout)}][{pout}]" in t["unet_weights.h"]
+        # activation buffers in words of PIN channels, each sized to its own largest tensor
+        slots = [ln for ln in t["unet_config.h"].splitlines() if "_WORDS =" in ln]
+        assert len(slots) >= 3
+        for ln in slots:  # "static const int SLOT0_WORDS = 128;  // input, enc0.1.bn, ..."
+            words = int(ln.split("=")[1].split(";")[0])
+            shapes = [net.tensors[n.strip()].shape for n in ln.split("//")[1].split(",")]
+            assert words == max(-(-c // pin) * h * w for c, h, w in shapes), ln
+        assert f"lanes {pin}x{pout}" in t["README.md"] and "ARRAY_RESHAPE complete dim=2" in t["README.md"]
+    assert texts[(4, 16)]["unet_weights.h"] != texts[(16, 4)]["unet_weights.h"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "unetaccel.cli", *[str(a) for a in args]], capture_output=True,
+                          text=True)
+
+
+def test_csim_keeps_what_generate_made(tmp_path):
+    """csim reuses a project generated from the same IR by the same generator (lanes, part,
+    clock and edits stay); --lanes or another IR regenerates it, keeping part and clock; a
+    corrupted ROM value in the reused project makes csim report mismatches and exit 1."""
+    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=12)
+    p = irmod.save(net, tmp_path / "run" / "model")
+    b = tmp_path / "b"
+    r = _cli("generate", "--ir", p, "--lanes", "4x4", "--part", "xcku5p-ffvb676-2-e", "--clock-ns", "4", "--out", b)
+    assert r.returncode == 0, r.stderr
+    hls = b / "hls"
+    stamp = json.loads((hls / ".generated.json").read_text())
+    assert stamp["lanes"] == [4, 4] and stamp["part"] == "xcku5p-ffvb676-2-e" and stamp["clock_ns"] == 4.0
+    args = ["csim", "--ir", p, "--build", b, "--images", "1", "--random-images", "--types", "native"]
+    r = _cli(*args)
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "mismatches: 0", r.stdout + r.stderr
+    assert "generating" not in r.stdout
+    assert "static const int PIN = 4, POUT = 4;" in (hls / "unet_kernels.h").read_text()
+    assert "set_part {xcku5p-ffvb676-2-e}" in (hls / "run_hls.tcl").read_text()
+    # a corrupted weight in the generated ROM: csim keeps the edit, reports it and exits 1
+    src = (hls / "unet_weights.cpp").read_text()
+    head, rest = src.split("w0[", 1)
+    decl, body = rest.split("{\n    {", 1)
+    first, tail = body.split(",", 1)
+    bad = int(first) + 1 if int(first) < 15 else int(first) - 1
+    (hls / "unet_weights.cpp").write_text(f"{head}w0[{decl}{{\n    {{{bad},{tail}")
+    r = _cli(*args)
+    assert r.returncode == 1, r.stdout + r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("mismatches: ") and int(last.split()[1]) > 0
+    assert "enc0.0.conv" in r.stdout and "MISMATCH" in r.stdout
+    # other lanes: regenerated (the corruption is gone), part and clock kept
+    r = _cli(*args, "--lanes", "8x8")
+    assert r.returncode == 0 and "generating" in r.stdout, r.stdout + r.stderr
+    assert "static const int PIN = 8, POUT = 8;" in (hls / "unet_kernels.h").read_text()
+    tcl = (hls / "run_hls.tcl").read_text()
+    assert "set_part {xcku5p-ffvb676-2-e}" in tcl and "create_clock -period 4.0" in tcl
+    # another IR at the same path: regenerated with the lanes, part and clock it had
+    irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=13), p)
+    r = _cli(*args)
+    assert r.returncode == 0 and "another IR" in r.stdout, r.stdout + r.stderr
+    stamp = json.loads((hls / ".generated.json").read_text())
+    assert stamp["lanes"] == [8, 8] and stamp["part"] == "xcku5p-ffvb676-2-e" and stamp["clock_ns"] == 4.0

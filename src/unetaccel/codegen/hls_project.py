@@ -6,6 +6,7 @@ the ROM arrays, the trace table of the testbench. Deterministic output.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from .render import render_to
 TEMPLATES = ("unet_types.h", "unet_kernels.h", "unet_config.h", "unet_weights.h", "unet_weights.cpp",
              "unet_top.h", "unet_top.cpp", "unet_regmap.h", "tb_unet.cpp", "run_hls.tcl", "README.md")
 DEFAULT_PART = "xc7z020clg400-1"
+DEFAULT_LANES = (8, 8)
+DEFAULT_CLOCK_NS = 10.0
+STAMP = ".generated.json"  # what generate_hls made this folder from (read by `unetaccel csim`)
+SHIFT_BITS = 7  # unet_types.h: requantization shifts are within +-40 (the IR checks it)
 
 
 @dataclass
@@ -28,12 +33,18 @@ class Step:
     desc: str
     cfg: str
     consts: list
-    call: str = ""
     acc_bits: int = 0
     prod_bits: int = 0
     inputs: tuple = ()          # IR activation tensors read (a concat is listed as its parts)
     output: str = ""            # IR tensor written
     traces: list = field(default_factory=list)
+    # filled by generate_hls: the arrays a kernel call takes, its ROMs, exact types, geometry
+    x0: str = ""
+    x1: str = ""
+    y: str = ""
+    roms: dict = field(default_factory=dict)
+    types: list = field(default_factory=list)
+    geom: tuple = ()
 
 
 @dataclass
@@ -144,103 +155,257 @@ def allocate(ir: IR, steps: list[Step], size_of=None):
     return slots, where
 
 
-def _rom_body(a: np.ndarray, per_line: int = 32) -> str:
-    v = a.ravel().astype(np.int64).tolist()
-    return "\n".join("    " + ",".join(str(x) for x in v[i:i + per_line]) + "," for i in range(0, len(v), per_line))
+
+def groups(channels: int, lanes: int) -> int:
+    return -(-int(channels) // int(lanes))
 
 
-def generate_hls(ir: IR, out_dir, lanes=(8, 8), part: str = DEFAULT_PART, clock_ns: float = 10.0,
-                 ir_file: str = "model.json", csim_images: int = 8) -> list[Path]:
+def pack_act(x: np.ndarray, pin: int) -> np.ndarray:
+    """C x H x W -> the kernels' activation words [ceil(C/PIN) * H * W][PIN] (padding lanes 0)."""
+    c, h, w = x.shape
+    g = groups(c, pin)
+    out = np.zeros((g * pin, h * w), dtype=np.int64)
+    out[:c] = np.asarray(x).reshape(c, h * w)
+    return out.reshape(g, pin, h * w).transpose(0, 2, 1).reshape(g * h * w, pin)
+
+
+def unpack_act(words: np.ndarray, c: int, h: int, w: int, pin: int) -> np.ndarray:
+    """The inverse of pack_act."""
+    g = groups(c, pin)
+    x = np.asarray(words).reshape(g, h * w, pin).transpose(0, 2, 1).reshape(g * pin, h * w)
+    return x[:c].reshape(c, h, w)
+
+
+def pack_conv(weight: np.ndarray, cin0: int, pin: int, pout: int) -> np.ndarray:
+    """conv weights COUT x CIN x K x K (input channels cin0 from x0, the rest from x1) ->
+    [NOG * NCG * K * K][PIN * POUT]: word (og * NCG + ig) * K*K + tap, lane po * PIN + pi;
+    input groups 0..NG0-1 are x0's, then x1's (each part padded to whole groups)."""
+    cout, cin, k, _ = weight.shape
+    cin1 = cin - cin0
+    ng0, ng1, nog = groups(cin0, pin), groups(cin1, pin), groups(cout, pout)
+    padded = np.zeros((nog * pout, (ng0 + ng1) * pin, k * k), dtype=np.int64)
+    wt = np.asarray(weight, dtype=np.int64).reshape(cout, cin, k * k)
+    padded[:cout, :cin0] = wt[:, :cin0]
+    padded[:cout, ng0 * pin:ng0 * pin + cin1] = wt[:, cin0:]
+    # (og, po, ig, pi, t) -> (og, ig, t, po, pi)
+    p = padded.reshape(nog, pout, ng0 + ng1, pin, k * k).transpose(0, 2, 4, 1, 3)
+    return p.reshape(nog * (ng0 + ng1) * k * k, pout * pin)
+
+
+def pack_convt(weight: np.ndarray, pin: int, pout: int) -> np.ndarray:
+    """transposed-conv weights CIN x COUT x 2 x 2 -> [4 * NOG * NCG][PIN * POUT]:
+    word (phase * NOG + og) * NCG + ig, phase = dy * 2 + dx."""
+    cin, cout = weight.shape[:2]
+    ncg, nog = groups(cin, pin), groups(cout, pout)
+    padded = np.zeros((ncg * pin, nog * pout, 4), dtype=np.int64)
+    padded[:cin, :cout] = np.asarray(weight, dtype=np.int64).reshape(cin, cout, 4)
+    # (ig, pi, og, po, ph) -> (ph, og, ig, po, pi)
+    p = padded.reshape(ncg, pin, nog, pout, 4).transpose(4, 2, 0, 3, 1)
+    return p.reshape(4 * nog * ncg, pout * pin)
+
+
+def pack_channels(v, cout: int, pout: int) -> np.ndarray:
+    """per-output-channel values -> [ceil(COUT/POUT)][POUT] (padding 0)."""
+    out = np.zeros(groups(cout, pout) * pout, dtype=np.int64)
+    out[:cout] = np.asarray(v, dtype=np.int64).ravel()
+    return out.reshape(-1, pout)
+
+
+def _rom_body(a: np.ndarray) -> str:
+    return "\n".join("    {" + ",".join(str(x) for x in row) + "}," for row in a.astype(np.int64).tolist())
+
+
+def _fits(arr: np.ndarray, bits: int, what: str) -> None:
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
+        raise IRError(f"{what}: values in [{int(arr.min())}, {int(arr.max())}] do not fit {bits} signed bits")
+
+
+def _reg_value(name: str, **fields) -> int:
+    """A register word from its fields, by the regmap description's names."""
+    reg = regmap.by_name(name)
+    by = {f.name: f for f in reg.fields}
+    return sum((int(v) & ((1 << by[k].width) - 1)) << by[k].lsb for k, v in fields.items())
+
+
+def ir_digest(ir: IR) -> str:
+    """Content hash of an IR (its description and every array)."""
+    h = hashlib.sha256(json.dumps(ir.to_json(), sort_keys=True, default=str).encode())
+    for k in sorted(ir.arrays):
+        a = np.ascontiguousarray(ir.arrays[k])
+        h.update(f"{k} {a.dtype.str} {a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def generator_digest() -> str:
+    """Changes whenever this generator or its templates change."""
+    from .render import TEMPLATE_DIR
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(Path(regmap.__file__).read_bytes())
+    for f in sorted((TEMPLATE_DIR / "hls_project").glob("*.j2")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def read_stamp(out_dir) -> dict | None:
+    """What generate_hls recorded in out_dir (None when there is no readable stamp)."""
+    try:
+        d = json.loads((Path(out_dir) / STAMP).read_text())
+        d["lanes"] = tuple(int(v) for v in d["lanes"])
+        return d
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,
+                 ir_file: str = "model.json") -> list[Path]:
     """Write the HLS project into out_dir (BUILD/hls); returns the written files."""
-    pin, pout = lanes
+    pin, pout = (int(v) for v in lanes)
+    if pin < 1 or pout < 1:
+        raise IRError(f"lanes {pin}x{pout}: both lane counts must be at least 1")
     steps = plan(ir)
-    slots, where = allocate(ir, steps)
     T = ir.tensors
+    for s in steps:  # the kernels' storage types: uint8 activation codes, int8 logits
+        for t in (*s.inputs, s.output):
+            ty, want_signed = T[t].type, t == ir.logits
+            if t != ir.classes and (ty.bits != 8 or ty.signed != want_signed):
+                raise IRError(f"tensor '{t}': the HLS generator takes 8-bit unsigned activations and 8-bit signed "
+                              f"logits, not {ty.bits}-bit {'signed' if ty.signed else 'unsigned'}")
+    slots, where = allocate(ir, steps, size_of=lambda shape: groups(shape[0], pin) * shape[1] * shape[2])
 
-    def ptr(t):
-        if t == ir.logits:
-            return "logits_buf"
-        if t == ir.classes:
-            return "classes_buf"
-        return f"slot_buf[{where[t]}]"
+    def buf(t):
+        return f"slot{where[t]}"
 
     roms = []
     trace_table = [{"name": ir.input, "kind": "input", "c": T[ir.input].shape[0], "h": T[ir.input].shape[1],
                     "w": T[ir.input].shape[2]}]
 
-    def rom(name, arr, ctype, doc):
-        roms.append({"name": name, "ctype": ctype, "size": int(arr.size), "doc": doc, "body": _rom_body(arr)})
+    def rom(name, words, ctype, bits, doc):
+        _fits(words, bits, f"{doc} (ROM {name})")
+        roms.append({"name": name, "ctype": ctype, "words": int(words.shape[0]), "lanes": int(words.shape[1]),
+                     "doc": doc, "body": _rom_body(words)})
         return name
 
-    def add_trace(tensor, p, kind):
+    def add_trace(tensor, kind):
         c, h, w = T[tensor].shape
-        trace_table.append({"name": tensor, "kind": kind, "c": c, "h": h, "w": w})
-        return {"index": len(trace_table) - 1, "ptr": p, "count": c * h * w}
+        trace_table.append({"name": tensor, "kind": kind, "c": c, "h": h, "w": w, "index": len(trace_table)})
+        return trace_table[-1]
 
-    mul_bits = max([int(s.layers[1].attrs["mul_bits"]) for s in steps if s.kind == "conv_bn_relu"] or [8])
-    bias_bits = max([int(s.layers[1].attrs["bias_bits"]) for s in steps if s.kind == "conv_bn_relu"] or [32])
-    weight_bits = max(int(lay.attrs["weight_bits"]) for lay in ir.layers if "weight_bits" in lay.attrs)
     acc_trace = 0
     for i, s in enumerate(steps):
         lay = s.layers[0]
+        c = dict(s.consts)
+        for bits, what in ((s.acc_bits, "accumulator"), (s.prod_bits, "BatchNorm product")):
+            if bits > 62:
+                raise IRError(f"layer '{lay.name}': a {bits}-bit {what} is wider than the C kernels take (62)")
+        s.x0 = buf(s.inputs[0]) if s.inputs and s.inputs[0] in where else ""
+        s.y = buf(s.output) if s.output in where else ""
         if s.kind == "conv_bn_relu":
             bn = s.layers[1]
-            w = rom(f"w{i}", ir.param(lay, "weight"), "wrom_t", f"{lay.name} weights {list(ir.param(lay, 'weight').shape)}")
-            m = rom(f"m{i}", ir.param(bn, "mul"), "mulrom_t", f"{bn.name} multipliers")
-            b = rom(f"b{i}", ir.param(bn, "bias"), "biasrom_t", f"{bn.name} biases")
-            sh = rom(f"s{i}", ir.param(bn, "shift"), "shiftrom_t", f"{bn.name} shifts")
-            x0 = ptr(s.inputs[0])
-            x1 = ptr(s.inputs[1]) if len(s.inputs) > 1 else "(const act_t*)0"
-            s.call = f"conv_bn_relu<{s.cfg}>({x0}, {x1}, {ptr(s.output)}, {w}, {m}, {b}, {sh}, ACC_TRACE)"
-            s.traces = [add_trace(lay.output, "acc_trace_buf", "acc"), add_trace(s.output, ptr(s.output), "act")]
+            wb, mb, bb = int(lay.attrs["weight_bits"]), int(bn.attrs["mul_bits"]), int(bn.attrs["bias_bits"])
+            s.x1 = buf(s.inputs[1]) if len(s.inputs) > 1 else "unused_x1"
+            wt = ir.param(lay, "weight")
+            s.roms = {"w": rom(f"w{i}", pack_conv(wt, c["CIN0"], pin, pout), f"{s.cfg}::w_rom_t", wb,
+                               f"{lay.name} weights {list(wt.shape)}"),
+                      "m": rom(f"m{i}", pack_channels(ir.param(bn, "mul"), c["COUT"], pout), f"{s.cfg}::mul_rom_t",
+                               mb, f"{bn.name} multipliers"),
+                      "b": rom(f"b{i}", pack_channels(ir.param(bn, "bias"), c["COUT"], pout), f"{s.cfg}::bias_rom_t",
+                               bb, f"{bn.name} biases"),
+                      "s": rom(f"s{i}", pack_channels(ir.param(bn, "shift"), c["COUT"], pout), "shift_rom_t",
+                               SHIFT_BITS, f"{bn.name} shifts")}
+            s.types = [("w", wb, f"weights ({wb}-bit, IR weight_bits)"),
+                       ("mul", mb, f"BatchNorm multiplier ({mb}-bit, IR mul_bits)"),
+                       ("bias", bb, f"BatchNorm bias ({bb}-bit, IR bias_bits)"),
+                       ("acc", s.acc_bits, f"accumulator, worst case {s.acc_bits} bits (IR acc_bits)"),
+                       ("prod", s.prod_bits, f"acc * mul + bias, {s.prod_bits} bits (IR prod_bits)")]
+            s.geom = (c["H"], c["W"], c["K"], c["PAD"], c["CIN0"] + c["CIN1"], c["COUT"])
+            s.traces = [add_trace(lay.output, "acc"), add_trace(s.output, "act")]
             acc_trace = max(acc_trace, int(np.prod(T[lay.output].shape)))
         elif s.kind == "conv1x1_bias":
-            w = rom(f"w{i}", ir.param(lay, "weight"), "wrom_t", f"{lay.name} weights")
-            b = rom(f"b{i}", ir.param(lay, "bias"), "biasrom_t", f"{lay.name} biases")
-            sh = rom(f"s{i}", ir.param(lay, "shift"), "shiftrom_t", f"{lay.name} shifts")
-            s.call = f"conv1x1_bias<{s.cfg}>({ptr(s.inputs[0])}, logits_buf, {w}, {b}, {sh}, (long long*)0)"
-            s.traces = [add_trace(s.output, "logits_buf", "logits")]
+            wb = int(lay.attrs["weight_bits"])
+            wt = ir.param(lay, "weight")
+            s.roms = {"w": rom(f"w{i}", pack_conv(wt, c["CIN"], pin, pout), f"{s.cfg}::w_rom_t", wb,
+                               f"{lay.name} weights {list(wt.shape)}"),
+                      "b": rom(f"b{i}", pack_channels(ir.param(lay, "bias"), c["COUT"], pout),
+                               f"{s.cfg}::bias_rom_t", s.acc_bits, f"{lay.name} biases"),
+                      "s": rom(f"s{i}", pack_channels(ir.param(lay, "shift"), c["COUT"], pout), "shift_rom_t",
+                               SHIFT_BITS, f"{lay.name} shifts")}
+            s.types = [("w", wb, f"weights ({wb}-bit, IR weight_bits)"),
+                       ("bias", s.acc_bits, "bias (fits the accumulator)"),
+                       ("acc", s.acc_bits, f"accumulator incl. bias, worst case {s.acc_bits} bits (IR acc_bits)")]
+            s.geom = (c["H"], c["W"], 1, 0, c["CIN"], c["COUT"])
+            s.traces = [add_trace(s.output, "logits")]
         elif s.kind == "conv_transpose2x2":
-            w = rom(f"w{i}", ir.param(lay, "weight"), "wrom_t", f"{lay.name} weights")
-            sh = rom(f"s{i}", ir.param(lay, "shift"), "shiftrom_t", f"{lay.name} shifts")
-            s.call = f"conv_transpose2x2<{s.cfg}>({ptr(s.inputs[0])}, {ptr(s.output)}, {w}, {sh})"
-            s.traces = [add_trace(s.output, ptr(s.output), "act")]
+            wb = int(lay.attrs["weight_bits"])
+            wt = ir.param(lay, "weight")
+            s.roms = {"w": rom(f"w{i}", pack_convt(wt, pin, pout), f"{s.cfg}::w_rom_t", wb,
+                               f"{lay.name} weights {list(wt.shape)}"),
+                      "s": rom(f"s{i}", pack_channels(ir.param(lay, "shift"), c["COUT"], pout), "shift_rom_t",
+                               SHIFT_BITS, f"{lay.name} shifts")}
+            s.types = [("w", wb, f"weights ({wb}-bit, IR weight_bits)"),
+                       ("acc", s.acc_bits, f"accumulator, worst case {s.acc_bits} bits (IR acc_bits)")]
+            s.geom = (c["H"], c["W"], 2, 0, c["CIN"], c["COUT"])
+            s.traces = [add_trace(s.output, "act")]
         elif s.kind == "maxpool2x2":
-            s.call = f"maxpool2x2<{s.cfg}>({ptr(s.inputs[0])}, {ptr(s.output)})"
-            s.traces = [add_trace(s.output, ptr(s.output), "act")]
+            s.geom = (c["H"], c["W"], 2, 0, c["C"], c["C"])
+            s.traces = [add_trace(s.output, "act")]
         elif s.kind == "argmax":
-            s.call = f"argmax<{s.cfg}>(logits_buf, classes_buf)"
-            s.traces = [add_trace(s.output, "classes_buf", "classes")]
+            s.geom = (c["H"], c["W"], 1, 0, c["K"], 1)
+            s.traces = [add_trace(s.output, "classes")]
     if trace_table[-1]["name"] != ir.classes or trace_table[-2]["name"] != ir.logits:
         raise IRError("HLS generator: the network must end with the logits conv followed by argmax")
     in_c, in_h, in_w = T[ir.input].shape
+    if tuple(T[ir.logits].shape) != (ir.num_classes, in_h, in_w):
+        raise IRError(f"HLS generator: the logits must have the input's size {in_h}x{in_w}")
+    reg = {r.name: r.offset for r in regmap.REGISTERS}
+    # the top's AXI-Lite ports at the register map's offsets. Vitis reserves the 32-bit word
+    # after each port's data words for its control protocol (even for ap_none): two registers
+    # that the map places 4 bytes apart are one wider port (LAYER + NUM_LAYERS, CYCLES_LO + _HI,
+    # ID + VERSION + CONFIG). Status ports are ap_none: the register follows the port.
+    ports = [{"name": "dim", "offset": reg["DIM"], "ap_none": True},
+             {"name": "kernel", "offset": reg["KERNEL"], "ap_none": True},
+             {"name": "channels", "offset": reg["CHANNELS"], "ap_none": True},
+             {"name": "mode", "offset": reg["MODE"], "ap_none": False},
+             {"name": "layers", "offset": reg["LAYER"], "ap_none": True},
+             {"name": "cycles", "offset": reg["CYCLES_LO"], "ap_none": True},
+             {"name": "error", "offset": reg["ERROR"], "ap_none": True},
+             {"name": "ident", "offset": reg["ID"], "ap_none": True}]
+    for a, b, what in ((reg["LAYER"], reg["NUM_LAYERS"], "NUM_LAYERS"),
+                       (reg["CYCLES_LO"], reg["CYCLES_HI"], "CYCLES_HI"),
+                       (reg["ID"], reg["VERSION"], "VERSION"), (reg["ID"], reg["CONFIG"] - 4, "CONFIG")):
+        if b != a + 4:  # pragma: no cover - guards the packing above against a changed register map
+            raise RuntimeError(f"register map: {what} is no longer the word after its partner; "
+                               "the HLS top's wide ports need updating")
+    hg, wd, k, pad, cin, cout = steps[-1].geom
+    last_regs = {"dim": _reg_value("DIM", height=hg, width=wd),
+                 "kernel": _reg_value("KERNEL", kernel_size=k, padding=pad),
+                 "channels": _reg_value("CHANNELS", in_channels=cin, out_channels=cout),
+                 "config": _reg_value("CONFIG", pin=pin, pout=pout)}
     ctx = {
         "banner": f"Generated by unetaccel from the IR '{ir.name}'. Do not edit.",
-        "name": ir.name, "ir_file": ir_file, "layers": len(ir.layers),
+        "name": ir.name, "ir_file": ir_file, "ir_layers": len(ir.layers),
         "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
-        "pin": pin, "pout": pout, "pipeline_ii": 1, "part": part, "clock_ns": clock_ns, "csim_images": csim_images,
-        "weight_bits": weight_bits, "weight_max": (1 << (weight_bits - 1)) - 1, "bn_mul_bits": mul_bits,
-        "bias_bits": bias_bits, "steps": steps,
-        "slots": [{"size": s.size, "tensors": s.tensors} for s in slots],
-        "max_slot": max(s.size for s in slots), "input_slot": where[ir.input],
+        "pin": pin, "pout": pout, "part": part, "clock_ns": clock_ns, "steps": steps,
+        "slots": [{"words": s.size, "tensors": s.tensors} for s in slots], "input_slot": where[ir.input],
         "acc_trace_size": max(acc_trace, 1), "roms": roms, "trace_table": trace_table,
-        "constants": regmap.constants(), "reg_mode": regmap.by_name("MODE").offset,
-        "reg_layer": regmap.by_name("LAYER").offset, "reg_num_layers": regmap.by_name("NUM_LAYERS").offset,
-        "err_bad_size": regmap.ERRORS["bad_size"],
+        "constants": regmap.constants(), "reg": reg, "ports": ports, "last_regs": last_regs,
+        # single-layer mode is the RTL's: the HLS core rejects a start in it (DESIGN.md 5: "an op
+        # code that does not exist" for this core)
+        "err_bad_mode": regmap.ERRORS["bad_opcode"], "err_bad_size": regmap.ERRORS["bad_size"],
+        "rom_values": sum(r["words"] * r["lanes"] for r in roms),
     }
-    ctx["slots_count"] = len(slots)
     out_dir = Path(out_dir)
-    written = []
-    for name in TEMPLATES:
-        c = dict(ctx)
-        if name == "README.md":
-            c["slots"] = len(slots)
-        written.append(render_to(f"hls_project/{name}.j2", out_dir / name, c))
+    written = [render_to(f"hls_project/{name}.j2", out_dir / name, ctx) for name in TEMPLATES]
     manifest = out_dir / "trace.json"
     text = json.dumps({"ir": ir_file, "tensors": [t["name"] for t in trace_table]}, indent=1) + "\n"
     if not manifest.exists() or manifest.read_text() != text:
         manifest.write_text(text)
     written.append(manifest)
+    stamp = json.dumps({"ir": ir_digest(ir), "generator": generator_digest(), "ir_file": ir_file,
+                        "lanes": [pin, pout], "part": part, "clock_ns": clock_ns}, indent=1) + "\n"
+    if not (out_dir / STAMP).exists() or (out_dir / STAMP).read_text() != stamp:
+        (out_dir / STAMP).write_text(stamp)
     return written
 
 

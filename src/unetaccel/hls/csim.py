@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
-from ..codegen.hls_project import generate_hls, trace_order
+from ..codegen.hls_project import (DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, generator_digest,
+                                   ir_digest, read_stamp, trace_order)
 from ..ir.data import load_val
 from ..tools import ap_types_include, cxx
 
@@ -29,33 +30,30 @@ class CsimError(RuntimeError):
     pass
 
 
-def ir_digest(ir_path) -> str:
-    p = Path(ir_path).with_suffix(".json")
-    h = hashlib.sha256(p.read_bytes())
-    h.update(p.with_suffix(".npz").read_bytes())
-    return h.hexdigest()[:16]
-
-
-def templates_digest() -> str:
-    """Changes whenever the generator or its templates change (no stale generated files)."""
-    from ..codegen import hls_project
-    from ..codegen.render import TEMPLATE_DIR
-    h = hashlib.sha256(Path(hls_project.__file__).read_bytes())
-    for f in sorted((TEMPLATE_DIR / "hls_project").glob("*.j2")):
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def ensure_project(ir_path, build_dir, lanes=(8, 8), log=print) -> tuple[irmod.IR, Path]:
-    """BUILD/hls for this IR, (re)generated when missing or made from another IR."""
+def ensure_project(ir_path, build_dir, lanes=None, log=print) -> tuple[irmod.IR, Path]:
+    """BUILD/hls for this IR. A project that `generate` (or an earlier csim) made from the same IR
+    with the current generator is reused as it is (with its lanes, part and clock, and any edits
+    made to it); it is regenerated when missing, made from another IR or by another generator
+    version, or when `lanes` asks for other lanes. Regenerating keeps the recorded part and clock."""
     net = irmod.load(ir_path)
     out = Path(build_dir).resolve() / "hls"  # absolute: the tools run with their own working folder
-    stamp = out / ".ir_digest"
-    digest = f"{ir_digest(ir_path)} {lanes[0]}x{lanes[1]} {templates_digest()}"
-    if not stamp.exists() or stamp.read_text() != digest:
-        log(f"generating {out} from {ir_path}")
-        generate_hls(net, out, lanes=lanes, ir_file=Path(ir_path).name)
-        stamp.write_text(digest)
+    stamp = read_stamp(out)
+    want_lanes = tuple(lanes) if lanes else None
+    if stamp is None:
+        why = "no generated project there"
+    elif stamp.get("ir") != ir_digest(net):
+        why = "it was generated from another IR"
+    elif stamp.get("generator") != generator_digest():
+        why = "the generator changed since"
+    elif want_lanes and want_lanes != stamp["lanes"]:
+        why = f"lanes {want_lanes[0]}x{want_lanes[1]} asked, it has {stamp['lanes'][0]}x{stamp['lanes'][1]}"
+    else:
+        return net, out
+    keep = stamp or {}
+    new_lanes = want_lanes or keep.get("lanes") or DEFAULT_LANES
+    part, clock = keep.get("part", DEFAULT_PART), keep.get("clock_ns", DEFAULT_CLOCK_NS)
+    log(f"generating {out} from {ir_path} ({why}): lanes {new_lanes[0]}x{new_lanes[1]}, part {part}, clock {clock} ns")
+    generate_hls(net, out, lanes=new_lanes, part=part, clock_ns=clock, ir_file=Path(ir_path).name)
     return net, out
 
 
@@ -88,6 +86,8 @@ def write_data(net, project: Path, images: np.ndarray) -> Path:
     """data/img_<i>.bin (uint8 C x H x W) and data/ref_<i>.bin (int64 tensors in trace order)."""
     data = project / "data"
     data.mkdir(exist_ok=True)
+    for old in list(data.glob("img_*.bin")) + list(data.glob("ref_*.bin")):
+        old.unlink()  # run_hls.tcl runs as many images as data/ holds: only this run's
     names = trace_order(project)
     ref = irmod.reference.run(net, images, trace=True, layout="nchw")
     tr = dict(ref.trace)
@@ -109,38 +109,48 @@ class Report:
     lines: list = field(default_factory=list)
 
 
-def run_tb(exe: Path, project: Path, n: int, logits: bool = False, mode: str = "native") -> Report:
+STREAM_ENTRY = {"result": "<output stream>", "input": "<input stream>"}  # the others: protocol runs
+
+
+def run_tb(exe: Path, project: Path, n: int, logits: bool = False, mode: str = "native",
+           protocol: bool = True) -> Report:
+    """Run the compiled testbench on data/ (n images; with protocol, first the rejected and
+    aborted runs) and gather its per-check lines: TENSOR (every layer), STREAM (the output
+    stream, and the protocol runs' zero frames), REG (the read-back registers), PROTOCOL."""
     t = time.time()
-    args = [str(Path(exe).resolve()), "data", str(n)] + (["logits"] if logits else [])
+    args = [str(Path(exe).resolve()), "data", str(n)] + (["logits"] if logits else []) + \
+        (["protocol"] if protocol else [])
     r = subprocess.run(args, cwd=project, capture_output=True, text=True)
     rep = Report(mode, n, seconds=time.time() - t, lines=r.stdout.splitlines())
     if r.returncode not in (0, 1) or "csim mismatches:" not in r.stdout:
         raise CsimError(f"{exe.name} failed (exit {r.returncode}): {r.stderr.strip()[-2000:]}")
     for line in rep.lines:
         parts = line.split()
-        if not parts:
+        if len(parts) < 3:
             continue
         if parts[0] == "TENSOR":
-            name = parts[1]
-            ent = rep.tensors.setdefault(name, [0, 0, ""])
-            if parts[2] == "equal":
-                ent[0] += int(parts[3])
-            else:
-                ent[1] += int(parts[3]) if parts[3].isdigit() else 1
-                ent[2] = ent[2] or line
-        elif parts[0] == "STREAM":
-            ent = rep.tensors.setdefault("<output stream>", [0, 0, ""])
-            if parts[1] == "equal":
-                ent[0] += int(parts[2])
-            else:
-                ent[1] += 1
-                ent[2] = ent[2] or line
+            name, verdict, count = parts[1], parts[2], parts[3] if len(parts) > 3 else ""
+        elif parts[0] in ("STREAM", "REG", "PROTOCOL"):
+            name = {"STREAM": STREAM_ENTRY.get(parts[1], "<protocol>"), "REG": "<registers>",
+                    "PROTOCOL": "<protocol>"}[parts[0]]
+            verdict, count = parts[2].rstrip(":"), parts[3] if len(parts) > 3 else "1"
+            if parts[0] == "PROTOCOL":
+                count = "1"
         elif line.startswith("csim mismatches:"):
             rep.mismatches = int(parts[-1])
+            continue
+        else:
+            continue
+        ent = rep.tensors.setdefault(name, [0, 0, ""])
+        if verdict in ("equal", "ok"):
+            ent[0] += int(count) if count.isdigit() else 1
+        else:
+            ent[1] += int(count) if parts[0] == "TENSOR" and count.isdigit() else 1
+            ent[2] = ent[2] or line
     return rep
 
 
-def run(ir_path, build_dir="build", images=8, modes=MODES, lanes=(8, 8), logits=False, random_images=False,
+def run(ir_path, build_dir="build", images=8, modes=MODES, lanes=None, logits=False, random_images=False,
         seed=0, log=print) -> list[Report]:
     net, project = ensure_project(ir_path, build_dir, lanes, log)
     if random_images:
@@ -170,7 +180,7 @@ def print_report(reports: list[Report], out=sys.stdout) -> int:
     return total
 
 
-def main(ir_path, build_dir="build", images=8, modes=MODES, lanes=(8, 8), logits=False, random_images=False,
+def main(ir_path, build_dir="build", images=8, modes=MODES, lanes=None, logits=False, random_images=False,
          seed=0) -> int:
     """The `unetaccel csim` command: prints the per-layer report and `mismatches: N`; returns the exit code."""
     reports = run(ir_path, build_dir, images, modes, lanes, logits, random_images, seed)
