@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_csim.py [--ir RUN/model.json] [--images 8] [--lanes 8x8]
 
 Without --ir it uses a random-weight default-size network (64x64, widths 8..128, 21 classes).
-Prints a table and writes benchmarks/results/csim.json. Compile time is reported apart.
+Prints a table and writes benchmarks/results/csim.json. Compile time is reported apart; the run
+time per image includes the testbench's per-layer comparison (and, once per run, its three short
+protocol runs). The build folder is a temporary one, removed at the end.
 """
 from __future__ import annotations
 
@@ -26,20 +28,21 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "csim.json"))
     a = ap.parse_args(argv)
     lanes = tuple(int(v) for v in a.lanes.split("x"))
-    tmp = Path(tempfile.mkdtemp(prefix="bench_csim_"))
-    ir_path = a.ir or irmod.save(synth.random_unet(seed=0), tmp / "run" / "model")
-    random_images = a.ir is None
-    net, project = csim.ensure_project(ir_path, tmp / "build", lanes, log=lambda *x: None)
-    rows = []
-    for mode in csim.MODES:
-        t = time.time()
-        exe = csim.compile_tb(project, mode, log=lambda *x: None)
-        compile_s = time.time() - t
-        rep = csim.run(ir_path, tmp / "build", a.images, (mode,), lanes, random_images=random_images,
-                       log=lambda *x: None)[0]
-        rows.append({"mode": mode, "compile_s": compile_s, "images": a.images,
-                     "ms_per_image": 1000 * rep.seconds / a.images, "mismatches": rep.mismatches})
-        assert exe.exists()
+    with tempfile.TemporaryDirectory(prefix="bench_csim_") as t:  # removed afterwards, also on errors
+        tmp = Path(t)
+        ir_path = a.ir or irmod.save(synth.random_unet(seed=0), tmp / "run" / "model")
+        random_images = a.ir is None
+        net, project = csim.ensure_project(ir_path, tmp / "build", lanes, log=lambda *x: None)
+        rows = []
+        for mode in csim.MODES:
+            t0 = time.time()
+            exe = csim.compile_tb(project, mode, log=lambda *x: None)
+            compile_s = time.time() - t0
+            rep = csim.run(ir_path, tmp / "build", a.images, (mode,), lanes, random_images=random_images,
+                           log=lambda *x: None)[0]
+            rows.append({"mode": mode, "compile_s": compile_s, "images": a.images,
+                         "ms_per_image": 1000 * rep.seconds / a.images, "mismatches": rep.mismatches})
+            assert exe.exists()
     print(f"command: python benchmarks/bench_csim.py {'--ir ' + a.ir if a.ir else ''} --images {a.images} "
           f"--lanes {a.lanes}")
     print(f"network: {net.name}, input {list(net.input_tensor.shape)}, {net.num_classes} classes, "
