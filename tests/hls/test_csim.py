@@ -42,11 +42,15 @@ def test_trained_default_network_8_images_both_modes(trained_ir_path, tmp_path_f
     csim.print_report(reports)
 
 
-@pytest.mark.parametrize("widths,classes,size,seed,saturate", [((4, 8, 16), 5, (32, 48), 101, False),
-                                                                ((6, 12), 3, (16, 40), 102, True)])
-def test_non_default_random_networks(widths, classes, size, seed, saturate, tmp_path):
+@pytest.mark.parametrize("widths,classes,size,seed,saturate,negative", [((4, 8, 16), 5, (32, 48), 101, False, False),
+                                                                         ((6, 12), 3, (16, 40), 102, True, False),
+                                                                         ((6, 12), 4, (8, 24), 103, True, True)])
+def test_non_default_random_networks(widths, classes, size, seed, saturate, negative, tmp_path):
+    """Other widths, classes and non-square inputs; lively, saturating, and with left shifts
+    down to -40 (the IR's limit) in a quarter of the channels."""
     print("seed", seed)
-    net = synth.random_unet(widths=widths, num_classes=classes, size=size, seed=seed, saturate=saturate)
+    net = synth.random_unet(widths=widths, num_classes=classes, size=size, seed=seed, saturate=saturate,
+                            negative_shifts=negative)
     p = irmod.save(net, tmp_path / "run" / "model")
     reports = csim.run(p, tmp_path / "build", images=3, modes=("native", "ap"), random_images=True, seed=seed)
     _check(reports, net, 3)

@@ -54,6 +54,24 @@ def test_per_channel_shift_and_saturation():
     assert q.ravel().tolist() == [127, 125, -128]
 
 
+def test_left_shift_saturates_without_overflow():
+    """shift < 0 down to the IR's -40: values whose product passes int64 saturate, never wrap;
+    values near the bounds are exact (checked against Python's unbounded integers)."""
+    seed = 12
+    print("seed", seed)
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([rng.integers(-(1 << 40), 1 << 40, 200), rng.integers(-70, 70, 200),
+                        [1 << 30, -(1 << 30), 1 << 62, -(1 << 62), 0, 1, -1]]).astype(np.int64)
+    for s in (-1, -2, -7, -40):
+        for lo, hi in ((0, 255), (-128, 127)):
+            got = requantize(y, s, lo, hi)
+            want = [min(max(int(v) << -s, lo), hi) for v in y]
+            assert got.tolist() == want, (s, lo, hi)
+    per_channel = requantize(np.array([[3, 3], [1 << 30, -(1 << 30)]]), np.array([-2, -40]), -128, 127)
+    assert requantize(np.array([1000, 1000]), np.array([-1, 2]), 0, 255).tolist() == [255, 250]  # per lane
+    assert per_channel.tolist() == [[12, 127], [127, -128]]
+
+
 def test_ranges_and_widths():
     assert qrange(5, True, narrow=True) == (-15, 15)
     assert qrange(8, False) == (0, 255)

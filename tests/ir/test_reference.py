@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from unetaccel.ir import reference as R, synth
+from unetaccel.ir.arith import requantize
 
 SEED = 77
 
@@ -87,3 +88,53 @@ def test_argmax_ties_go_to_lowest_index():
     logits[0, 1] = 5
     logits[0, 2] = 5
     assert np.all(R.run_layer(ir, lay, logits) == 1)
+
+
+def naive_network(ir, x):
+    """Every IR tensor by plain int64 loops and arith.requantize (no float, no BLAS): the
+    integer definition the reference's fast path must equal."""
+    env = {ir.input: x.astype(np.int64)}
+    for lay in ir.layers:
+        a = lay.attrs
+        ins = [env[t] for t in lay.inputs]
+        shift = ir.param(lay, "shift").reshape(1, -1, 1, 1) if "shift" in lay.params else None
+        if lay.op == "conv2d":
+            bias = ir.param(lay, "bias").astype(np.int64) if "bias" in lay.params else None
+            y = naive_conv(ins[0], ir.param(lay, "weight"), int(a["padding"]), bias)
+            out = requantize(y, shift, int(a["lo"]), int(a["hi"])) if shift is not None else y
+        elif lay.op == "batchnorm":
+            y = ins[0] * ir.param(lay, "mul").astype(np.int64).reshape(1, -1, 1, 1) \
+                + ir.param(lay, "bias").astype(np.int64).reshape(1, -1, 1, 1)
+            out = requantize(y, shift, int(a["lo"]), int(a["hi"]))
+        elif lay.op == "conv_transpose2d":
+            out = requantize(naive_convt(ins[0], ir.param(lay, "weight")), shift, int(a["lo"]), int(a["hi"]))
+        elif lay.op == "maxpool2d":
+            out = R.maxpool2x2(ins[0])
+        elif lay.op == "concat":
+            out = np.concatenate(ins, axis=1)
+        elif lay.op == "argmax":
+            out = np.argmax(ins[0], axis=1)[:, None]
+        else:
+            raise AssertionError(lay.op)
+        env[lay.output] = out
+    return env
+
+
+@pytest.mark.parametrize("kw", [dict(seed=21), dict(seed=22, saturate=True), dict(seed=23, negative_shifts=True),
+                                dict(seed=24, saturate=True, negative_shifts=True)])
+def test_whole_network_equals_naive_integer_loops(kw):
+    """Every tensor of random networks (lively, saturating, and with left shifts down to -40)
+    equals the naive integer model."""
+    print("network", kw, "image seed", SEED)
+    ir = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(8, 12), **kw)
+    x = np.random.default_rng(SEED).integers(0, 256, (3, 3, 8, 12), dtype=np.uint8)
+    got = R.run(ir, x, trace=True).trace
+    want = naive_network(ir, x)
+    for lay in ir.layers:
+        t = lay.output
+        want_t = want[t][:, 0] if lay.op == "argmax" else want[t]
+        got_t = got[t][:, 0] if lay.op == "argmax" and got[t].ndim == 4 else got[t]
+        assert np.array_equal(got_t, want_t), f"{lay.name}: {np.sum(got_t != want_t)} values differ"
+    if kw.get("negative_shifts"):
+        bn = next(lay for lay in ir.layers if lay.op == "batchnorm")
+        assert (ir.param(bn, "shift") == -40).any() and (got[bn.output] == 255).any()

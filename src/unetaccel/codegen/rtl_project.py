@@ -142,6 +142,9 @@ def tables(ir: IR, lanes=(8, 8)):
             row.update(cin0=c["K"], cout=1, h=c["H"], w=c["W"])
         else:  # pragma: no cover - plan() only makes the kinds above
             raise IRError(f"layer '{s.name}': {s.kind} has no RTL op")
+        if not (-128 <= row["lo"] <= row["hi"] <= 255):
+            raise IRError(f"layer '{s.name}': output range [{row['lo']}, {row['hi']}] is not 8-bit; the RTL "
+                          "stores activations and logits as bytes")
         for arr, bits in ((pm, 32), (pb, 32), (ps, 8)):
             if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
                 raise IRError(f"layer '{s.name}': a BatchNorm/requantize parameter does not fit {bits} bits")

@@ -43,5 +43,16 @@ def shift_round_half_even(y: np.ndarray, shift) -> np.ndarray:
 
 
 def requantize(y: np.ndarray, shift, lo: int, hi: int) -> np.ndarray:
-    """round_half_even(y * 2^-shift), clamped to [lo, hi] (lo = 0 is the fused ReLU)."""
+    """round_half_even(y * 2^-shift), clamped to [lo, hi] (lo = 0 is the fused ReLU).
+
+    A left shift (shift < 0) saturates without overflowing int64: y is first clamped to
+    [ceil(lo / 2^n) - 1, floor(hi / 2^n) + 1] (n = -shift), outside which y * 2^n saturates
+    anyway, so the shifted value stays within max(|lo|, |hi|) + 2^n.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    s = np.asarray(shift, dtype=np.int64)
+    if np.any(s < 0):
+        n = np.maximum(-s, 0)
+        clamped = np.clip(y, -np.right_shift(np.int64(-lo), n) - 1, np.right_shift(np.int64(hi), n) + 1)
+        y = np.where(s < 0, clamped, y)
     return np.clip(shift_round_half_even(y, shift), lo, hi)

@@ -2,7 +2,10 @@
 
 Weights are uniform 5-bit codes; BatchNorm multipliers and biases random;
 shifts calibrated on random images so that activations are lively (or, with
-``saturate=True``, driven hard into saturation at both ends).
+``saturate=True``, driven hard into saturation at both ends). With ``negative_shifts=True``
+about a quarter of the channels of every requantizing layer get a left shift instead (-1 to
+-3, and -40 in one channel: the widest the IR allows), so requantization saturates through
+its left-shift path too.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def _calib_shift(y: np.ndarray, target: float) -> np.ndarray:
 
 
 def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_channels=3, seed=0,
-                saturate=False, weight_bits=5, calib_images=2) -> IR:
+                saturate=False, weight_bits=5, calib_images=2, negative_shifts=False) -> IR:
     """A random UNet-family IR with the same layer structure as the quantized model."""
     rng = np.random.default_rng(seed)
     h, w = size
@@ -38,6 +41,19 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     def out_f():
         return int(rng.integers(3, 7))
 
+    def calib(y, tgt, bias=None):
+        """Per-channel shifts; with negative_shifts some left shifts, and in one channel -40 with
+        a bias of +-2^30 (if the layer has one), so that (acc * mul + bias) << 40 passes 64 bits."""
+        shift = _calib_shift(y, tgt)
+        if negative_shifts:
+            pick = rng.random(len(shift)) < 0.25
+            shift[pick] = -rng.integers(1, 4, size=int(pick.sum()))
+            c = int(rng.integers(len(shift)))
+            shift[c] = -40
+            if bias is not None:
+                bias[c] = int(rng.choice([-1, 1])) << 30
+        return shift
+
     def conv_bn(name, x, cout):
         xt = b.t(x)
         cin = xt.shape[0]
@@ -48,7 +64,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         spread = np.abs(prod).mean(axis=(0, 2, 3)) + 1
         bias = (rng.normal(0.0, 0.5, size=cout) * spread).astype(np.int64)
         y = prod + bias.reshape(1, -1, 1, 1)
-        shift = _calib_shift(y, target)
+        shift = calib(y, target, bias)
         fo = out_f()
         mf = rng.integers(5, 8, size=cout)
         wf = shift - int(xt.type.f) - mf + fo  # choose the weights' f so the scales agree
@@ -75,7 +91,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         cin, cout = b.t(x).shape[0], widths[i]
         wt = rng.integers(-wmax, wmax + 1, size=(cin, cout, 2, 2))
         acc = R.conv_transpose2d_k2s2(vals[x], wt)
-        shift = _calib_shift(acc, target)
+        shift = calib(acc, target)
         fo = b.t(skip).type.f
         wf = shift - int(b.t(x).type.f) + fo
         u = b.conv_transpose(f"up{j}", x, wt, wf, fo, weight_bits)
@@ -89,14 +105,14 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     bias = rng.integers(-4, 5, size=num_classes) * (np.abs(acc).mean() + 1)
     bias = bias.astype(np.int64)
     y = acc + bias.reshape(1, -1, 1, 1)
-    shift = _calib_shift(y, target * 1.2 if saturate else 60.0)
+    shift = calib(y, target * 1.2 if saturate else 60.0, bias)
     fo = out_f()
     wf = shift - int(b.t(x).type.f) + fo
     logits = b.conv2d("head", x, wt, wf, weight_bits, bias=bias, out_f=fo, out_signed=True)
     classes = b.argmax("argmax", logits)
     return b.build(logits, classes, meta={"source": "random", "seed": int(seed), "widths": list(widths),
                                           "num_classes": int(num_classes), "size": [h, w],
-                                          "saturate": bool(saturate)})
+                                          "saturate": bool(saturate), "negative_shifts": bool(negative_shifts)})
 
 
 class _Partial:

@@ -101,15 +101,24 @@ def test_other_lane_counts(tmp_path_factory, lanes):
     assert res["images"][0]["mismatches"] == 0, res
 
 
-def test_non_default_network_with_saturation(tmp_path):
-    seed = SEED + 1
+@pytest.mark.parametrize("negative", [False, True])
+def test_non_default_network_with_saturation(tmp_path, negative):
+    """Other widths, classes and a non-square input, driven into saturation; with left shifts
+    (down to -40, the IR's limit) in a quarter of the channels as well: whole network, and every
+    layer alone for the left shifts."""
+    seed = SEED + 1 + negative
     print("seed", seed)
-    net = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=seed, saturate=True)
+    net = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=seed, saturate=True,
+                            negative_shifts=negative)
     p = irmod.save(net, tmp_path / "run" / "model")
     imgs = np.random.default_rng(seed).integers(0, 256, (1, 3, 32, 48), dtype=np.uint8)
     ref = irmod.reference.run(net, imgs, trace=True)
     assert (ref.trace[net.layers[1].output] == 255).any()  # saturation is exercised
     _exact(simulate(p, imgs, tmp_path / "build"), 1)
+    if negative:
+        assert any((net.param(lay, "shift") == -40).any() for lay in net.layers if "shift" in lay.params)
+        res = simulate(p, imgs, tmp_path / "build", testcase="test_single_layer")
+        assert res["images"][0]["mismatches"] == 0, res
 
 
 def test_trained_default_network(trained_ir_path, tmp_path_factory):
