@@ -285,7 +285,9 @@ def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
            build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl is generated if missing)"),
-           lanes: str = "8x8", images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
+           lanes: Optional[str] = typer.Option(None, help="PINxPOUT (default: the lanes BUILD/rtl was generated "
+                                                          "with, else 8x8)"),
+           images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
            logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
            waves: bool = typer.Option(False, help="dump waveforms (VCD, BUILD/rtl/dump.vcd)"),
            pause: bool = typer.Option(False, help="idle gaps on the input stream, backpressure on the output"),
@@ -295,7 +297,8 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
         from .rtl_sim import rtlsim as rs
         from .rtl_sim.runner import RtlSimError
         try:
-            code = rs.main(ir, build, parse_lanes(lanes), images, waves, logits, random_images, seed, pause)
+            code = rs.main(ir, build, parse_lanes(lanes) if lanes else None, images, waves, logits, random_images,
+                           seed, pause)
         except RtlSimError as e:
             raise CliError(str(e)) from None
         raise typer.Exit(code)

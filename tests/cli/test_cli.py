@@ -56,22 +56,24 @@ def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
 
 def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     """generate writes both projects; lanes the RTL cannot build are refused before anything is
-    written; csim and rtlsim work with a relative build folder; rtlsim runs random images, prints
-    cycles and `mismatches: 0`, and dumps waves on request."""
+    written; csim and rtlsim work with a relative build folder and keep the (non-square) lanes
+    generate used; rtlsim runs random images, prints cycles and `mismatches: 0`, and dumps waves
+    on request."""
     p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
     code, out, err = cli("generate", "--ir", p, "--lanes", "64x4", "--out", "b64", cwd=tmp_path)
     assert code == 2 and "--lanes 64x4" in err and "2, 4, 8, 16, 32" in err
     assert not (tmp_path / "b64").exists()
-    code, out, err = cli("generate", "--ir", p, "--lanes", "4x4", "--out", "b", cwd=tmp_path)
+    code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", "b", cwd=tmp_path)
     assert code == 0, err
     assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.v").exists()
     code, out, err = cli("csim", "--ir", "run/model.json", "--build", "b", "--types", "native", "--random-images",
                          "--images", "2", cwd=tmp_path)
     assert code == 0, err[-2000:]
     assert out.strip().splitlines()[-1] == "mismatches: 0"
-    code, out, err = cli("rtlsim", "--ir", "run/model.json", "--build", "b", "--lanes", "4x4", "--random-images",
+    code, out, err = cli("rtlsim", "--ir", "run/model.json", "--build", "b", "--random-images",
                          "--images", "2", "--waves", cwd=tmp_path)
     assert code == 0, err[-2000:]
+    assert "lanes: 4x16" in out and '"lanes": [\n  4,\n  16\n ]' in (tmp_path / "b" / "rtl" / "layout.json").read_text()
     assert out.count("cycles: ") == 2 and out.strip().splitlines()[-1] == "mismatches: 0"
     assert (tmp_path / "b" / "rtl" / "dump.vcd").stat().st_size > 0, "no waveform written"
     assert "waveforms:" in out

@@ -8,7 +8,7 @@ import pytest
 
 from unetaccel.codegen import regmap
 from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, _convt_words, check_lanes, generate_rtl,
-                                           layout, load_words, tables, weight_bits, weight_parts)
+                                           layout, load_words, max_weight_bits, tables, weight_parts)
 from unetaccel.ir import IRError, synth
 
 SEED = 5
@@ -103,7 +103,7 @@ def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
 def test_weights_wider_than_the_generated_memory_are_refused():
     """A network of 8-bit weights cannot be loaded into RTL generated for 5-bit weights."""
     wide = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, weight_bits=8)
-    assert weight_bits(wide) == 8
+    assert max_weight_bits(wide) == 8
     with pytest.raises(IRError, match="do not fit the 5-bit weight memory"):
         load_words(wide, (4, 4), wbits=5)
 

@@ -111,6 +111,7 @@ ERRORS: dict[str, int] = {
     "bad_channels": 4,
     "bad_address": 5,
     "aborted": 6,
+    "bad_mode": 7,  # a mode the core does not implement (the HLS top: single-layer mode)
 }
 
 

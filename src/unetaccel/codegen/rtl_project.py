@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir.model import IR, IRError
 from . import regmap
-from .hls_project import allocate, plan
+from .hls_project import allocate, max_weight_bits, plan
 from .render import render_to
 
 TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
@@ -95,11 +95,6 @@ def _lanes(v, cout: int, L: int) -> np.ndarray:
     out = np.zeros(_groups(cout, L) * L, np.int64)
     out[:cout] = np.broadcast_to(np.asarray(v, np.int64).ravel(), (cout,))
     return out.reshape(-1, L)
-
-
-def weight_bits(ir: IR) -> int:
-    """Bits of the weight memory's lanes: the widest weight of the network (5 for W5A8)."""
-    return max((int(lay.attrs["weight_bits"]) for lay in ir.layers if "weight_bits" in lay.attrs), default=2)
 
 
 def tables(ir: IR, lanes=(8, 8)):
@@ -194,7 +189,7 @@ def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None) -> dict[str, np.n
     with (default: this network's); weights that do not fit it are refused."""
     pin, pout = check_lanes(lanes)
     _, _, _, _, weights, mul, bias, shift = tables(ir, lanes)
-    wbits = wbits or weight_bits(ir)
+    wbits = wbits or max_weight_bits(ir)
     _check_weights_fit(weights, wbits, ir.name)
     packed = _pack(weights, wbits)
     parts = weight_parts(lanes, wbits)
@@ -216,7 +211,7 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
     """Write BUILD/rtl: Verilog sources, .mem files and layout.json; returns the written files."""
     pin, pout = check_lanes(lanes)
     steps, base, depth, rows, weights, mul, bias, shift = tables(ir, lanes)
-    wbits = weight_bits(ir)
+    wbits = max_weight_bits(ir)
     _check_weights_fit(weights, wbits, ir.name)
     parts = weight_parts(lanes, wbits)
     out_dir = Path(out_dir)

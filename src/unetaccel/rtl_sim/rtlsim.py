@@ -1,6 +1,7 @@
 """`unetaccel rtlsim`: run validation images through the generated RTL (cocotb + Verilator)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,22 @@ from ..ir.data import load_val
 from .runner import simulate
 
 
-def main(ir_path, build_dir="build", lanes=(8, 8), images=1, waves=False, logits=False, random_images=False,
+def generated_lanes(build_dir) -> tuple[int, int] | None:
+    """The lanes BUILD/rtl was generated with (its layout.json), or None."""
+    p = Path(build_dir) / "rtl" / "layout.json"
+    try:
+        return tuple(json.loads(p.read_text())["lanes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def main(ir_path, build_dir="build", lanes=None, images=1, waves=False, logits=False, random_images=False,
          seed=0, pause=False) -> int:
-    """Prints per image match/mismatch and `cycles: N`, then `mismatches: N`; returns the exit code."""
+    """Prints per image match/mismatch and `cycles: N`, then `mismatches: N`; returns the exit code.
+    lanes None: the lanes BUILD/rtl was generated with, else 8x8."""
     net = irmod.load(ir_path)
+    lanes = lanes or generated_lanes(build_dir) or (8, 8)
+    print(f"lanes: {lanes[0]}x{lanes[1]}")
     if random_images:
         print(f"random images, seed {seed}")
         imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)

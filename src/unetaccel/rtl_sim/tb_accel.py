@@ -18,7 +18,7 @@ import os
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Edge, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, Edge, RisingEdge, Timer, with_timeout
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
                            AxiStreamSource)
 
@@ -92,6 +92,9 @@ def _layout():
 
 
 STATE_RECV, STATE_LOAD, STATE_SEND = 1, 2, 8  # unet_core's sequencer states
+# Protocol tests run on a small network (a run is well under 1 ms of simulated time): a hang
+# fails the test instead of blocking the regression.
+PROTOCOL_TIMEOUT_MS = 200
 
 
 async def _profile(dut, events: list):
@@ -173,7 +176,6 @@ def _expected(i, classes):
 
 async def _wait_done(tb: TB, limit_cycles: int = 200_000_000):
     """Await the done interrupt (an event, not a poll of every cycle)."""
-    from cocotb.triggers import with_timeout
     if not tb.dut.irq.value:
         await with_timeout(RisingEdge(tb.dut.irq), limit_cycles * 10, "ns")
 
@@ -252,7 +254,7 @@ async def _expect_rejected(tb: TB, what: str, code: str):
     assert tb.dut.irq.value == 0, f"{what}: the interrupt stays raised after ISR was cleared"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
 async def test_bad_register_values(dut):
     """Every bad single-layer configuration is rejected (done + error + its code), the engine
     stays idle, nothing hangs; then a whole-network run is exact."""
@@ -294,10 +296,23 @@ async def test_bad_register_values(dut):
     assert got == _expected(0, data["classes"]) and err == 0 and ctrl & 0b1000 == 0
 
 
-@cocotb.test()
+async def _expect_zero_frame(tb: TB, what: str, nbytes: int):
+    """A malformed input frame: bad_size, ap_done + ap_error, and a result frame of the usual
+    length (whole beats) that is all zeros."""
+    out = await tb.sink.recv()
+    await _wait_done(tb)
+    got = bytes(out.tdata)
+    assert len(got) == nbytes + (-nbytes % 4) and not any(got), f"{what}: expected {nbytes} zero bytes, got {got[:16]!r}..."
+    assert await tb.read("ERROR") == regmap.ERRORS["bad_size"], f"{what}: ERROR is not bad_size"
+    assert (await tb.read("CTRL")) & 0b1110 == 0b1110, f"{what}: CTRL is not done + idle + error"
+    await tb.write("ISR", 1)
+
+
+@cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
 async def test_start_while_busy_and_early_tlast(dut):
-    """ap_start while busy is ignored; a TLAST before the last beat aborts with bad_size
-    (never hangs); the next run is exact."""
+    """ap_start while busy is ignored; a TLAST before the last beat, or missing on it (the frame
+    runs longer), aborts with bad_size: the frame is read up to its TLAST, an all-zero result
+    frame of the usual length is sent, nothing hangs; the next run is exact."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
     img = data["images"][0]
     tb = TB(dut)
@@ -315,18 +330,29 @@ async def test_start_while_busy_and_early_tlast(dut):
     assert bytes(out.tdata) == _expected(0, data["classes"])
     assert tb.sink.empty()
     await tb.write("ISR", 1)
+    npix = img.shape[1] * img.shape[2]
     # a short frame: TLAST on beat 1 of many
     await tb.write("CTRL", 1)
     await tb.source.send(AxiStreamFrame(bytes(8)))
-    await _wait_done(tb)
-    assert await tb.read("ERROR") == regmap.ERRORS["bad_size"]
-    assert (await tb.read("CTRL")) & 0b1110 == 0b1110
-    await tb.write("ISR", 1)
+    await _expect_zero_frame(tb, "early TLAST", npix)
+    # a long frame: no TLAST on the last beat the image needs; three beats more, then TLAST
+    await tb.write("CTRL", 1)
+    await tb.source.send(AxiStreamFrame(bytes(img.size + (-img.size % 4) + 12)))
+    await _expect_zero_frame(tb, "missing TLAST", npix)
+    await with_timeout(tb.source.wait(), 1000, "ns")  # the whole long frame was taken
+    assert tb.source.empty() and tb.source.idle()
+    # single-layer mode loading its source tensor: the zero frame is the layer's output size
+    row = _layout()["layers"][0]
+    await program_layer(tb, row, 1 | 4 | 8)
+    await tb.write("CTRL", 1)
+    await tb.source.send(AxiStreamFrame(bytes(4)))
+    await _expect_zero_frame(tb, "single layer, early TLAST", row["cout"] * row["h"] * row["w"])
     got, ctrl, cycles, err = await run_image(tb, img, False)
     assert got == _expected(0, data["classes"]) and err == 0
+    assert tb.sink.empty()
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
 async def test_reset_mid_run(dut):
     """Reset in the middle of an inference, then a correct one."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
