@@ -138,3 +138,28 @@ def test_whole_network_equals_naive_integer_loops(kw):
     if kw.get("negative_shifts"):
         bn = next(lay for lay in ir.layers if lay.op == "batchnorm")
         assert (ir.param(bn, "shift") == -40).any() and (got[bn.output] == 255).any()
+
+
+@pytest.mark.parametrize("k,span", [(21, 128), (3, 1 << 22), (300, 128)])
+def test_argmax_on_codes_matches_numpy(k, span):
+    """The reference's argmax (one max-reduction of (code, index) keys, or np.argmax when the
+    keys would not be exact in float32) equals np.argmax, ties to the lowest class included."""
+    seed = SEED + k
+    print("seed", seed)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-span, span, (k, 4, 5, 6)).astype(np.float32)
+    x[:, 0] = x[0, 0]  # a pixel row where every class ties
+    got = R._argmax_c(x, span)[0]
+    assert np.array_equal(got, np.argmax(x, axis=0))
+
+
+def test_chunking_does_not_change_any_tensor(monkeypatch):
+    """Convolutions run over chunks of images (im2col sized for the cache); one image a chunk
+    gives every tensor the same as the default chunks."""
+    print("network seed 7, image seed", SEED)
+    ir = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(8, 12), seed=7)
+    x = np.random.default_rng(SEED).integers(0, 256, (5, 3, 8, 12), dtype=np.uint8)
+    a = R.run(ir, x, trace=True).trace
+    monkeypatch.setattr(R, "_CHUNK_BYTES", 1)
+    b = R.run(ir, x, trace=True).trace
+    assert a.keys() == b.keys() and all(np.array_equal(a[t], b[t]) for t in a)
