@@ -45,7 +45,11 @@ struct axis {
 def run_tcl(project):
     """Source run_hls.tcl in a Tcl interpreter with the vendor commands stubbed; returns the
     add_files calls (lists of words) and the csim_design / cosim_design arguments."""
-    import tkinter
+    try:
+        import tkinter
+    except ImportError as e:  # a missing tool is a failure that says what to install, never a skip
+        pytest.fail(f"sourcing run_hls.tcl needs Tcl through Python's tkinter ({e}): use a Python built with "
+                    "Tcl/Tk (apt-get install -y tk-dev before building it, or Debian's python3-tk)")
     tcl = tkinter.Tcl()
     tcl.eval("set ::files {}; set ::csim {}; set ::cosim {}")
     tcl.eval("proc add_files {args} { lappend ::files $args }")
