@@ -18,7 +18,8 @@ import numpy as np
 
 from ..ir.model import IR, IRError
 from . import regmap
-from .hls_project import allocate, max_weight_bits, plan
+from ..ir.arith import qrange
+from .hls_project import allocate, groups, max_weight_bits, pack_channels, pack_conv, plan
 from .render import render_to
 
 TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
@@ -48,16 +49,12 @@ def word_lanes(lanes) -> int:
     return max(check_lanes(lanes))
 
 
-def _groups(c: int, L: int) -> int:
-    return -(-int(c) // L)
-
-
 def layout(ir: IR, lanes=(8, 8)):
     """(steps, word base of every materialised tensor, activation depth in words). A tensor of
     C channels takes ceil(C/A) x H x W words of A = max(PIN, POUT) channels ([group][y][x])."""
     A = word_lanes(lanes)
     steps = plan(ir)
-    words = lambda shape: _groups(shape[0], A) * int(np.prod(shape[1:]))  # noqa: E731
+    words = lambda shape: groups(shape[0], A) * int(np.prod(shape[1:]))  # noqa: E731
     slots, where = allocate(ir, steps, size_of=words)
     offs = np.concatenate([[0], np.cumsum([s.size for s in slots])]).astype(int)
     base = {t: int(offs[k]) for t, k in where.items()}
@@ -70,38 +67,27 @@ def layout(ir: IR, lanes=(8, 8)):
 
 def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.ndarray:
     """Conv weights (Cout, Cin, K, K) -> words [go][gi][ky][kx] of POUT x PIN (output lane, input
-    lane); input channels of a concat: source groups first, then skip groups, each zero-padded."""
-    cout, cin, k, _ = w.shape
-    g0, g1, go = _groups(cin0, pin), _groups(cin1, pin), _groups(cout, pout)
-    padded = np.zeros((go * pout, (g0 + g1) * pin, k, k), np.int64)
-    padded[:cout, :cin0] = w[:, :cin0]
-    padded[:cout, g0 * pin:g0 * pin + cin1] = w[:, cin0:cin0 + cin1]
-    # (go, j, gi, i, ky, kx) -> (go, gi, ky, kx, j, i)
-    return padded.reshape(go, pout, g0 + g1, pin, k, k).transpose(0, 2, 4, 5, 1, 3).reshape(-1, pout, pin)
+    lane); input channels of a concat: source groups first, then skip groups, each zero-padded.
+    The HLS ROM's word order (hls_project.pack_conv), one word per row of POUT x PIN."""
+    if w.shape[1] != cin0 + cin1:
+        raise IRError(f"conv weights with {w.shape[1]} input channels, expected {cin0} + {cin1}")
+    return pack_conv(w, cin0, pin, pout).reshape(-1, pout, pin)
 
 
 def _convt_words(w: np.ndarray, pin: int, pout: int) -> np.ndarray:
     """Transposed-conv weights (Cin, Cout, 2, 2) -> words [go][phase = 2 dy + dx][gi] of POUT x PIN."""
     cin, cout = w.shape[:2]
-    gi, go = _groups(cin, pin), _groups(cout, pout)
+    gi, go = groups(cin, pin), groups(cout, pout)
     padded = np.zeros((gi * pin, go * pout, 2, 2), np.int64)
     padded[:cin, :cout] = w
     # (gi, i, go, j, dy, dx) -> (go, dy, dx, gi, j, i)
     return padded.reshape(gi, pin, go, pout, 2, 2).transpose(2, 4, 5, 0, 3, 1).reshape(-1, pout, pin)
 
 
-def _lanes(v, cout: int, L: int) -> np.ndarray:
-    """Per-channel values -> (groups, L), zero-padded."""
-    out = np.zeros(_groups(cout, L) * L, np.int64)
-    out[:cout] = np.broadcast_to(np.asarray(v, np.int64).ravel(), (cout,))
-    return out.reshape(-1, L)
-
-
 def tables(ir: IR, lanes=(8, 8)):
     """The layer table rows and the parameter memories: weight words (n, POUT, PIN) and
     BatchNorm multiplier / bias / shift words (groups, POUT)."""
-    pin, pout = check_lanes(lanes)
-    L = pout  # the parameter memories hold one word of POUT lanes per output group
+    pin, pout = check_lanes(lanes)  # the parameter memories: one word of POUT lanes per output group
     steps, base, depth = layout(ir, lanes)
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
@@ -115,22 +101,22 @@ def tables(ir: IR, lanes=(8, 8)):
         row["dst"] = base[s.output]
         row["wbase"], row["pbase"] = wbase, pbase
         wq = np.zeros((0, pout, pin), np.int64)
-        pm = pb = ps = np.zeros((0, L), np.int64)
+        pm = pb = ps = np.zeros((0, pout), np.int64)
         if s.kind == "conv_bn_relu":
             bn = s.layers[1]
             row.update(cin0=c["CIN0"], cin1=c["CIN1"], cout=c["COUT"], h=c["H"], w=c["W"], k=c["K"], pad=c["PAD"],
                        lo=c["LO"], hi=c["HI"])
             wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
-            pm, pb, ps = (_lanes(ir.param(bn, n), c["COUT"], L) for n in ("mul", "bias", "shift"))
+            pm, pb, ps = (pack_channels(ir.param(bn, n), c["COUT"], pout) for n in ("mul", "bias", "shift"))
         elif s.kind == "conv1x1_bias":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
             wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN"], 0, pin, pout)
-            pm = _lanes(1, c["COUT"], L)
-            pb, ps = (_lanes(ir.param(lay, n), c["COUT"], L) for n in ("bias", "shift"))
+            pm = pack_channels(1, c["COUT"], pout)
+            pb, ps = (pack_channels(ir.param(lay, n), c["COUT"], pout) for n in ("bias", "shift"))
         elif s.kind == "conv_transpose2x2":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=2, lo=c["LO"], hi=c["HI"])
             wq = _convt_words(np.asarray(ir.param(lay, "weight")), pin, pout)
-            pm, pb, ps = _lanes(1, c["COUT"], L), _lanes(0, c["COUT"], L), _lanes(ir.param(lay, "shift"), c["COUT"], L)
+            pm, pb, ps = (pack_channels(v, c["COUT"], pout) for v in (1, 0, ir.param(lay, "shift")))
         elif s.kind == "maxpool2x2":
             row.update(cin0=c["C"], cout=c["C"], h=c["H"], w=c["W"], k=2)
         elif s.kind == "argmax":
@@ -187,7 +173,6 @@ def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None) -> dict[str, np.n
     the 32-bit data words from index 0. Weights: each packed weight word as weight_parts()
     little-endian 32-bit parts, low part first. wbits: the weight width the RTL was generated
     with (default: this network's); weights that do not fit it are refused."""
-    pin, pout = check_lanes(lanes)
     _, _, _, _, weights, mul, bias, shift = tables(ir, lanes)
     wbits = wbits or max_weight_bits(ir)
     _check_weights_fit(weights, wbits, ir.name)
@@ -201,7 +186,7 @@ def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None) -> dict[str, np.n
 
 
 def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
-    lo, hi = -(1 << (wbits - 1)), (1 << (wbits - 1)) - 1
+    lo, hi = qrange(wbits, True)
     if weights.size and (weights.min() < lo or weights.max() > hi):
         raise IRError(f"{what}: weights in [{weights.min()}, {weights.max()}] do not fit the "
                       f"{wbits}-bit weight memory")
