@@ -74,7 +74,7 @@ async def run_image(tb: TB, img: np.ndarray, logits: bool):
     await tb.write("GIE", 1)
     await tb.write("IER", 1)
     await tb.write("CTRL", 1)
-    frame = AxiStreamFrame(bytes(np.ascontiguousarray(img.transpose(1, 2, 0)).ravel().tolist()))
+    frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
     out = await tb.sink.recv()
     if not tb.dut.irq.value:
@@ -322,7 +322,7 @@ async def test_start_while_busy_and_early_tlast(dut):
     await tb.write("MODE", 0)
     await tb.write("CTRL", 1)
     await tb.write("CTRL", 1)  # while busy: ignored
-    frame = AxiStreamFrame(bytes(np.ascontiguousarray(img.transpose(1, 2, 0)).ravel().tolist()))
+    frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
     await tb.write("CTRL", 1)  # still busy
     out = await tb.sink.recv()
@@ -361,7 +361,7 @@ async def test_reset_mid_run(dut):
     await tb.reset()
     await tb.write("MODE", 0)
     await tb.write("CTRL", 1)
-    frame = AxiStreamFrame(bytes(np.ascontiguousarray(img.transpose(1, 2, 0)).ravel().tolist()))
+    frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
     await tb.source.wait()
     await ClockCycles(dut.clk, 200)
