@@ -17,7 +17,7 @@ from pathlib import Path
 
 from unetaccel import ir as irmod
 from unetaccel.hls import csim
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 
 
 def main(argv=None):
@@ -30,7 +30,7 @@ def main(argv=None):
     lanes = tuple(int(v) for v in a.lanes.split("x"))
     with tempfile.TemporaryDirectory(prefix="bench_csim_") as t:  # removed afterwards, also on errors
         tmp = Path(t)
-        ir_path = a.ir or irmod.save(synth.random_unet(seed=0), tmp / "run" / "model")
+        ir_path = a.ir or irmod.save(randnet.random_unet(seed=0), tmp / "run" / "model")
         random_images = a.ir is None
         net, project = csim.ensure_project(ir_path, tmp / "build", lanes, log=lambda *x: None)
         rows = []

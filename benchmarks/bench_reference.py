@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unetaccel.ir import reference as R, synth
+from unetaccel.ir import randnet, reference as R
 from unetaccel.model import UNet
 
 
@@ -44,7 +44,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "reference.json"))
     a = ap.parse_args(argv)
     h, w = (int(v) for v in a.size.split("x"))
-    ir = synth.random_unet(size=(h, w), seed=0)
+    ir = randnet.random_unet(size=(h, w), seed=0)
     x = np.random.default_rng(0).integers(0, 256, (a.batch, 3, h, w), dtype=np.uint8)
     model = UNet(size=(h, w)).eval()
     xt = torch.from_numpy(x).float() / 256

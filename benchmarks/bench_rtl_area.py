@@ -23,7 +23,7 @@ from pathlib import Path
 
 from unetaccel import ir as irmod
 from unetaccel.codegen.rtl_project import generate_rtl
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 
 GROUPS = {
     "LUT": re.compile(r"^LUT[1-6]$"),
@@ -90,7 +90,7 @@ def main(argv=None):
     else:
         widths = tuple(int(v) for v in a.widths.split(","))
         size = tuple(int(v) for v in a.size.split("x"))
-        net = synth.random_unet(widths=widths, num_classes=a.classes, size=size, seed=0)
+        net = randnet.random_unet(widths=widths, num_classes=a.classes, size=size, seed=0)
         what = f"random network, widths {a.widths}, {a.classes} classes, {a.size}"
     print(f"network: {what}")
     results = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from unetaccel import ir as irmod
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 from unetaccel.rtl_sim.runner import simulate
 
 GOAL = 1.25  # issue acceptance: total within 1.25x of ideal at 8x8
@@ -83,7 +83,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rtl_cycles.json"))
     a = ap.parse_args(argv)
     tmp = Path(a.build or tempfile.mkdtemp(prefix="bench_rtl_"))
-    ir_path = a.ir or irmod.save(synth.random_unet(seed=a.seed), tmp / "run" / "model")
+    ir_path = a.ir or irmod.save(randnet.random_unet(seed=a.seed), tmp / "run" / "model")
     print(f"network: {ir_path}{' (random weights, seed %d)' % a.seed if not a.ir else ''}; image seed {a.seed}")
     results = []
     for spec in a.lanes.split(","):

@@ -22,7 +22,7 @@ class CliError(Exception):
 
 
 def _known_errors():
-    from .ir.model import IRError
+    from .ir.graph import IRError
     from .tools import ToolMissing
     from .hls.csim import CsimError
     errs = [IRError, ToolMissing, CliError, CsimError, FileNotFoundError, ValueError]
@@ -331,7 +331,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         rtl_mism = sum(r["mismatches"] for r in rtl["images"])
         rtl_cycles = rtl["images"][0]["cycles"]
         typer.echo(f"RTL: {rtl_mism} mismatching bytes, {rtl_cycles:,} cycles "
-                   f"(ideal {sum(r['macs'] for r in irmod.model.summary(net)) / 64:,.0f} at 64 MACs a cycle), simulated in {rtl['seconds']:.1f} s")
+                   f"(ideal {sum(r['macs'] for r in irmod.summary(net)) / 64:,.0f} at 64 MACs a cycle), simulated in {rtl['seconds']:.1f} s")
         print_metrics("float UNet, synthetic validation", m["val"])
         rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
                 ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]

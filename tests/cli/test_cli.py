@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from unetaccel import ir as irmod
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 from unetaccel.model import UNet
 from unetaccel.model.train import save_checkpoint
 
@@ -25,7 +25,7 @@ def test_help_lists_the_commands():
 
 
 def test_inspect(tmp_path):
-    net = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=1)
+    net = randnet.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=1)
     p = irmod.save(net, tmp_path / "m")
     code, out, err = cli("inspect", "--ir", p, "--lanes", "4x4")
     assert code == 0, err
@@ -49,7 +49,7 @@ def test_inspect(tmp_path):
 def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
     code, _, err = cli("inspect", "--ir", tmp_path / "missing.json")
     assert code == 2 and "error:" in err and "missing.json" in err and "Traceback" not in err
-    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
     code, _, err = cli("inspect", "--ir", p, "--lanes", "3x8")
     assert code == 2 and "power" in err
 
@@ -59,7 +59,7 @@ def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     written; csim and rtlsim work with a relative build folder and keep the (non-square) lanes
     generate used; rtlsim runs random images, prints cycles and `mismatches: 0`, and dumps waves
     on request."""
-    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
     code, out, err = cli("generate", "--ir", p, "--lanes", "64x4", "--out", "b64", cwd=tmp_path)
     assert code == 2 and "--lanes 64x4" in err and "2, 4, 8, 16, 32" in err
     assert not (tmp_path / "b64").exists()
@@ -143,7 +143,7 @@ def test_train_errors_are_one_line(argv, match, tmp_path):
 def test_infer_writes_a_class_map(tmp_path):
     import numpy as np
     from PIL import Image
-    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(16, 24), seed=2), tmp_path / "m")
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(16, 24), seed=2), tmp_path / "m")
     print("network seed 2, image seed 0")
     arr = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
     Image.fromarray(arr).save(tmp_path / "x.png")
@@ -167,7 +167,7 @@ def test_infer_writes_a_class_map(tmp_path):
 def test_inspect_of_a_malformed_ir_is_one_error_line(tmp_path, edit, match):
     import json
     import re
-    p = irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
     doc = json.loads(p.read_text())
     lay = next(lay for lay in doc["layers"] if lay["op"] == "batchnorm")
     edit(lay)
@@ -201,7 +201,7 @@ def test_quantize_exits_1_with_the_mismatch_count_last(tiny_checkpoint, tmp_path
     differing values, names the tensor, prints `mismatches: N` last and exits 1."""
     import numpy as np
     import unetaccel.quant.job as job
-    from unetaccel.ir.model import make_ir
+    from unetaccel.ir.graph import make_ir
     real = job.qonnx_to_ir
     planted = {}
 
@@ -238,7 +238,7 @@ def test_quantize_without_a_planted_value_exits_0(tiny_checkpoint, tmp_path):
 def test_quantize_with_an_ir_of_another_network_is_a_clear_error(tiny_checkpoint, tmp_path, monkeypatch):
     """The comparison cannot pair the tensors: one `error:` line, exit 2, not a traceback."""
     import unetaccel.quant.job as job
-    other = synth.random_unet(widths=(4, 8, 16), num_classes=3, size=(16, 16), seed=2)
+    other = randnet.random_unet(widths=(4, 8, 16), num_classes=3, size=(16, 16), seed=2)
     monkeypatch.setattr(job, "qonnx_to_ir", lambda *a, **kw: other)
     r = _quantize_in_process(tiny_checkpoint, tmp_path / "q")
     assert r.exit_code == 2, r.output

@@ -10,7 +10,7 @@ import pytest
 from unetaccel import ir as irmod
 from unetaccel.codegen.hls_project import generate_hls
 from unetaccel.hls import csim
-from unetaccel.ir import IRError, synth
+from unetaccel.ir import IRError, randnet
 from unetaccel.ir.builder import IRBuilder
 from unetaccel.tools import ToolMissing
 
@@ -49,7 +49,7 @@ def test_non_default_random_networks(widths, classes, size, seed, saturate, nega
     """Other widths, classes and non-square inputs; lively, saturating, and with left shifts
     down to -40 (the IR's limit) in a quarter of the channels."""
     print("seed", seed)
-    net = synth.random_unet(widths=widths, num_classes=classes, size=size, seed=seed, saturate=saturate,
+    net = randnet.random_unet(widths=widths, num_classes=classes, size=size, seed=seed, saturate=saturate,
                             negative_shifts=negative)
     p = irmod.save(net, tmp_path / "run" / "model")
     reports = csim.run(p, tmp_path / "build", images=3, modes=("native", "ap"), random_images=True, seed=seed)
@@ -61,7 +61,7 @@ def test_non_default_random_networks(widths, classes, size, seed, saturate, nega
 
 
 def test_generation_is_deterministic(tmp_path):
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=5)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=5)
     a = generate_hls(net, tmp_path / "a")
     b = generate_hls(irmod.load(irmod.save(net, tmp_path / "m")), tmp_path / "b")
     assert [f.name for f in a] == [f.name for f in b]
@@ -79,7 +79,7 @@ def test_unsupported_layer_fails_at_generate_naming_it(tmp_path):
 
 
 def test_missing_compiler_says_what_to_install(tmp_path, monkeypatch):
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=5)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=5)
     p = irmod.save(net, tmp_path / "m")
     monkeypatch.setenv("CXX", "no-such-g++")
     with pytest.raises(ToolMissing, match="apt-get install -y g\\+\\+"):
@@ -87,7 +87,7 @@ def test_missing_compiler_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_cli_csim_prints_mismatches_and_exit_codes(tmp_path):
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 16), seed=9)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 16), seed=9)
     p = irmod.save(net, tmp_path / "m")
     cmd = [sys.executable, "-m", "unetaccel.cli", "csim", "--ir", str(p), "--build", str(tmp_path / "b"),
            "--images", "2", "--random-images", "--types", "native"]
@@ -113,7 +113,7 @@ def test_lanes_change_the_layout_and_stay_exact(tmp_path):
     """--lanes PINxPOUT sets the lane count of every unrolled loop and the storage that feeds it:
     activation words of PIN channels (partitioned on the lane dimension), weight ROM rows of
     PIN x POUT weights (reshaped), per-channel ROM rows of POUT; results stay exact."""
-    net = synth.random_unet(widths=(6, 12), num_classes=5, size=(8, 16), seed=77)
+    net = randnet.random_unet(widths=(6, 12), num_classes=5, size=(8, 16), seed=77)
     p = irmod.save(net, tmp_path / "run" / "model")
     texts = {}
     for lanes in ((4, 16), (16, 4)):
@@ -151,7 +151,7 @@ def test_csim_keeps_what_generate_made(tmp_path):
     """csim reuses a project generated from the same IR by the same generator (lanes, part,
     clock and edits stay); --lanes or another IR regenerates it, keeping part and clock; a
     corrupted ROM value in the reused project makes csim report mismatches and exit 1."""
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=12)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=12)
     p = irmod.save(net, tmp_path / "run" / "model")
     b = tmp_path / "b"
     r = _cli("generate", "--ir", p, "--lanes", "4x4", "--part", "xcku5p-ffvb676-2-e", "--clock-ns", "4", "--out", b)
@@ -184,7 +184,7 @@ def test_csim_keeps_what_generate_made(tmp_path):
     tcl = (hls / "run_hls.tcl").read_text()
     assert "set_part {xcku5p-ffvb676-2-e}" in tcl and "create_clock -period 4.0" in tcl
     # another IR at the same path: regenerated with the lanes, part and clock it had
-    irmod.save(synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=13), p)
+    irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=13), p)
     r = _cli(*args)
     assert r.returncode == 0 and "another IR" in r.stdout, r.stdout + r.stderr
     stamp = json.loads((hls / ".generated.json").read_text())

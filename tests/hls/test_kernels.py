@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from unetaccel.codegen import hls_project as H
+from unetaccel.codegen import hls_project as H, layout as L
 from unetaccel.codegen.render import render_to
 from unetaccel.hls.csim import AP_FLAGS, CXXFLAGS
 from unetaccel.ir import reference as R
@@ -114,13 +114,13 @@ def _data(c, i):
         s = np.array([-1, -2, -3, 0, -5])[:cout] if mode == "small" else _shifts(r, prod)
         if mode == "extreme":
             s[:] = [-2, -40, 1, 40][:cout]
-        files = {"x0": H.pack_act(x[:c["c0"]], PIN),
-                 "x1": H.pack_act(x[c["c0"]:], PIN) if c["c1"] else np.zeros((1, PIN), np.int64),
-                 "w": H.pack_conv(wt, c["c0"], PIN, POUT), "m": H.pack_channels(m, cout, POUT),
-                 "b": H.pack_channels(b, cout, POUT), "s": H.pack_channels(s, cout, POUT)}
+        files = {"x0": L.pack_act(x[:c["c0"]], PIN),
+                 "x1": L.pack_act(x[c["c0"]:], PIN) if c["c1"] else np.zeros((1, PIN), np.int64),
+                 "w": L.pack_conv(wt, c["c0"], PIN, POUT), "m": L.pack_channels(m, cout, POUT),
+                 "b": L.pack_channels(b, cout, POUT), "s": L.pack_channels(s, cout, POUT)}
         y = requant_array(prod, s, 0, 255)
-        want = {"y": H.pack_act(y, PIN), "acc": acc}
-        step = H.Step("conv_bn_relu", f"case{i}", "", f"cfg{i}",
+        want = {"y": L.pack_act(y, PIN), "acc": acc}
+        step = L.Step("conv_bn_relu", f"case{i}", "", f"cfg{i}",
                       [("CIN0", c["c0"]), ("CIN1", c["c1"]), ("COUT", cout), ("H", h), ("W", w), ("K", k),
                        ("PAD", (k - 1) // 2), ("LO", 0), ("HI", 255)], acc_bits=acc_bits, prod_bits=prod_bits)
         step.types = [("w", 5, ""), ("mul", MUL_BITS, ""), ("bias", BIAS_BITS, ""), ("acc", acc_bits, ""),
@@ -139,11 +139,11 @@ def _data(c, i):
         s = _shifts(r, acc)
         if mode == "extreme":
             s[:] = [-1, -40, 0, 2, 40][:cout]
-        files = {"x0": H.pack_act(x, PIN), "w": H.pack_conv(wt, cin, PIN, POUT), "b": H.pack_channels(b, cout, POUT),
-                 "s": H.pack_channels(s, cout, POUT)}
+        files = {"x0": L.pack_act(x, PIN), "w": L.pack_conv(wt, cin, PIN, POUT), "b": L.pack_channels(b, cout, POUT),
+                 "s": L.pack_channels(s, cout, POUT)}
         y = requant_array(acc, s, -128, 127)
         want = {"y": y.reshape(cout, h * w).T}  # logits [H * W][K]
-        step = H.Step("conv1x1_bias", f"case{i}", "", f"cfg{i}",
+        step = L.Step("conv1x1_bias", f"case{i}", "", f"cfg{i}",
                       [("CIN", cin), ("COUT", cout), ("H", h), ("W", w), ("LO", -128), ("HI", 127)], acc_bits=acc_bits)
         step.types = [("w", 5, ""), ("bias", acc_bits, ""), ("acc", acc_bits, "")]
         c.update(acc_bits=acc_bits, shifts=s, out=y, prod=acc)
@@ -158,23 +158,23 @@ def _data(c, i):
         s = _shifts(r, acc)
         if mode == "extreme":
             s[:] = [-3, -3, -40, 40][:cout]
-        files = {"x0": H.pack_act(x, PIN), "w": H.pack_convt(wt, PIN, POUT), "s": H.pack_channels(s, cout, POUT)}
+        files = {"x0": L.pack_act(x, PIN), "w": L.pack_convt(wt, PIN, POUT), "s": L.pack_channels(s, cout, POUT)}
         y = requant_array(acc, s, 0, 255)
-        want = {"y": H.pack_act(y, PIN)}
-        step = H.Step("conv_transpose2x2", f"case{i}", "", f"cfg{i}",
+        want = {"y": L.pack_act(y, PIN)}
+        step = L.Step("conv_transpose2x2", f"case{i}", "", f"cfg{i}",
                       [("CIN", cin), ("COUT", cout), ("H", h), ("W", w), ("LO", 0), ("HI", 255)], acc_bits=acc_bits)
         step.types = [("w", 5, ""), ("acc", acc_bits, "")]
         c.update(acc_bits=acc_bits, shifts=s, out=y, prod=acc)
     elif c["kind"] == "pool":
         x = r.integers(0, 256, (c["c"], c["h"], c["w"]))
-        files = {"x0": H.pack_act(x, PIN)}
-        want = {"y": H.pack_act(R.maxpool2x2(x[None])[0], PIN)}
-        step = H.Step("maxpool2x2", f"case{i}", "", f"cfg{i}", [("C", c["c"]), ("H", c["h"]), ("W", c["w"])])
+        files = {"x0": L.pack_act(x, PIN)}
+        want = {"y": L.pack_act(R.maxpool2x2(x[None])[0], PIN)}
+        step = L.Step("maxpool2x2", f"case{i}", "", f"cfg{i}", [("C", c["c"]), ("H", c["h"]), ("W", c["w"])])
     else:
         x = r.integers(-3, 3, (c["k"], c["h"], c["w"]))  # many ties
         files = {"x0": x.reshape(c["k"], -1).T}
         want = {"y": np.argmax(x, axis=0).ravel()}
-        step = H.Step("argmax", f"case{i}", "", f"cfg{i}", [("K", c["k"]), ("H", c["h"]), ("W", c["w"])])
+        step = L.Step("argmax", f"case{i}", "", f"cfg{i}", [("K", c["k"]), ("H", c["h"]), ("W", c["w"])])
     for k, v in files.items():
         c[f"n_{k}"] = int(np.asarray(v).size)
     return step, files, want
@@ -202,7 +202,7 @@ def _harness(cases) -> str:
         cfg, f = f"cfg{i}", (lambda k: f'"c{i}_{k}.bin", {c["n_" + k]}')
         if c["kind"] == "conv_bn":
             hw = c["h"] * c["w"]
-            ny = H.groups(c["cout"], PIN) * hw
+            ny = L.groups(c["cout"], PIN) * hw
             body.append(f"  {{ Arr<act_t, PIN> x0({f('x0')}), x1({f('x1')}), y({ny});"
                         f" Arr<{cfg}::w_rom_t, PIN * POUT> w({f('w')}); Arr<{cfg}::mul_rom_t, POUT> m({f('m')});"
                         f" Arr<{cfg}::bias_rom_t, POUT> b({f('b')}); Arr<shift_rom_t, POUT> s({f('s')});"
@@ -216,12 +216,12 @@ def _harness(cases) -> str:
                         f" Arr<shift_rom_t, POUT> s({f('s')}); conv1x1_bias<{cfg}>(x.a(), y.a(), w.a(), b.a(), s.a());"
                         f' wr("c{i}_y.out", y.v.data(), y.v.size()); }}')
         elif c["kind"] == "convt":
-            ny = H.groups(c["cout"], PIN) * 4 * c["h"] * c["w"]
+            ny = L.groups(c["cout"], PIN) * 4 * c["h"] * c["w"]
             body.append(f"  {{ Arr<act_t, PIN> x({f('x0')}), y({ny}); Arr<{cfg}::w_rom_t, PIN * POUT> w({f('w')});"
                         f" Arr<shift_rom_t, POUT> s({f('s')}); conv_transpose2x2<{cfg}>(x.a(), y.a(), w.a(), s.a());"
                         f' wr("c{i}_y.out", y.v.data(), y.v.size()); }}')
         elif c["kind"] == "pool":
-            ny = H.groups(c["c"], PIN) * c["h"] * c["w"] // 4
+            ny = L.groups(c["c"], PIN) * c["h"] * c["w"] // 4
             body.append(f"  {{ Arr<act_t, PIN> x({f('x0')}), y({ny}); maxpool2x2<{cfg}>(x.a(), y.a());"
                         f' wr("c{i}_y.out", y.v.data(), y.v.size()); }}')
         else:
@@ -272,8 +272,8 @@ def test_kernel_matches_exact_arithmetic(harness, i):
         ch = {"conv_bn": c.get("cout"), "convt": c.get("cout"), "pool": c.get("c")}[c["kind"]]
         hh, ww = (2 * c["h"], 2 * c["w"]) if c["kind"] == "convt" else (
             (c["h"] // 2, c["w"] // 2) if c["kind"] == "pool" else (c["h"], c["w"]))
-        got = H.unpack_act(got.reshape(-1, PIN), ch, hh, ww, PIN).ravel()
-        y = H.unpack_act(np.asarray(want["y"]), ch, hh, ww, PIN).ravel()
+        got = L.unpack_act(got.reshape(-1, PIN), ch, hh, ww, PIN).ravel()
+        y = L.unpack_act(np.asarray(want["y"]), ch, hh, ww, PIN).ravel()
     assert np.array_equal(got, y), f"first diff at {np.flatnonzero(got != y)[:3]}: {got[got != y][:3]} vs {y[got != y][:3]}"
     if "acc" in want:
         acc = np.fromfile(d / f"c{i}_acc.out", dtype="<i8")

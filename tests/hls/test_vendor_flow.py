@@ -11,7 +11,7 @@ import pytest
 
 from unetaccel import ir as irmod
 from unetaccel.hls import csim
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 from unetaccel.tools import ap_types_include, cxx
 
 VENDOR_COMMANDS = ("open_project", "set_top", "open_solution", "set_part", "create_clock", "csynth_design",
@@ -99,7 +99,7 @@ def build_tcl_flow(project, include_dirs):
 def csim_project(tmp_path_factory):
     """A small random network's project after `unetaccel csim --images 3` (data/ filled)."""
     tmp = tmp_path_factory.mktemp("tclflow")
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 16), seed=31)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 16), seed=31)
     p = irmod.save(net, tmp / "run" / "model")
     csim.run(p, tmp / "build", images=5, modes=("native",), random_images=True, seed=31)
     csim.run(p, tmp / "build", images=3, modes=("native",), random_images=True, seed=32)  # fewer: stale files go

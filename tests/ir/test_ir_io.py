@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from unetaccel import ir as irmod
-from unetaccel.ir import IRError, reference as R, synth
+from unetaccel.ir import IRError, randnet, reference as R
 
 
 @pytest.fixture(scope="module")
 def small_ir():
-    return synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(16, 24), seed=3)
+    return randnet.random_unet(widths=(4, 8, 16), num_classes=5, size=(16, 24), seed=3)
 
 
 def test_round_trip_and_deterministic_bytes(small_ir, tmp_path):
@@ -202,7 +202,7 @@ def test_parameter_dtypes_are_fixed_per_role(small_ir, tmp_path, op, role, dtype
 
 
 def test_what_the_writers_produce_is_accepted(small_ir, tmp_path):
-    """The dtypes the builder (exporter, synth) writes, and an int64 BatchNorm bias (bias_bits > 32)."""
+    """The dtypes the builder (exporter, randnet) writes, and an int64 BatchNorm bias (bias_bits > 32)."""
     got = {(lay.op, role): str(small_ir.arrays[key].dtype) for lay in small_ir.layers for role, key in lay.params.items()}
     assert got == {("conv2d", "weight"): "int8", ("conv2d", "bias"): "int32", ("conv2d", "shift"): "int32",
                    ("batchnorm", "mul"): "int32", ("batchnorm", "bias"): "int32", ("batchnorm", "shift"): "int32",

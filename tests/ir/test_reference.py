@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from unetaccel.ir import reference as R, synth
+from unetaccel.ir import randnet, reference as R
 from unetaccel.ir.arith import requantize
 
 SEED = 77
@@ -67,7 +67,7 @@ def test_convt_and_pool_match_naive():
 
 def test_layouts_batches_and_trace():
     print("network seed 5, image seed", SEED)
-    ir = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 12), seed=5)
+    ir = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 12), seed=5)
     rng = np.random.default_rng(SEED)
     x = rng.integers(0, 256, (5, 3, 8, 12), dtype=np.uint8)
     a = R.run(ir, x, trace=True)
@@ -82,7 +82,7 @@ def test_layouts_batches_and_trace():
 
 def test_argmax_ties_go_to_lowest_index():
     print("network seed", 6)
-    ir = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=6)
+    ir = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=6)
     lay = ir.layers[-1]
     logits = np.zeros((1, 3, 8, 8), dtype=np.int64)
     logits[0, 1] = 5
@@ -126,7 +126,7 @@ def test_whole_network_equals_naive_integer_loops(kw):
     """Every tensor of random networks (lively, saturating, and with left shifts down to -40)
     equals the naive integer model."""
     print("network", kw, "image seed", SEED)
-    ir = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(8, 12), **kw)
+    ir = randnet.random_unet(widths=(4, 8, 16), num_classes=5, size=(8, 12), **kw)
     x = np.random.default_rng(SEED).integers(0, 256, (3, 3, 8, 12), dtype=np.uint8)
     got = R.run(ir, x, trace=True).trace
     want = naive_network(ir, x)
@@ -157,7 +157,7 @@ def test_chunking_does_not_change_any_tensor(monkeypatch):
     """Convolutions run over chunks of images (im2col sized for the cache); one image a chunk
     gives every tensor the same as the default chunks."""
     print("network seed 7, image seed", SEED)
-    ir = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(8, 12), seed=7)
+    ir = randnet.random_unet(widths=(4, 8, 16), num_classes=5, size=(8, 12), seed=7)
     x = np.random.default_rng(SEED).integers(0, 256, (5, 3, 8, 12), dtype=np.uint8)
     a = R.run(ir, x, trace=True).trace
     monkeypatch.setattr(R, "_CHUNK_BYTES", 1)

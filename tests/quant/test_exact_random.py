@@ -202,7 +202,7 @@ def test_brevitas_trace_matches_its_own_output():
 
 def test_compare_reports_a_single_wrong_value(tmp_path):
     """The Brevitas-vs-reference check is not vacuous: one changed shift is caught and located."""
-    from unetaccel.ir.model import make_ir
+    from unetaccel.ir.graph import make_ir
     seed = 41
     print("seed", seed)
     q, imgs = random_qmodel((4, 8), 3, (8, 8), seed)

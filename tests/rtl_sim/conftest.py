@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from unetaccel import ir as irmod
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 
 SEED = 77
 
@@ -14,7 +14,7 @@ def small(tmp_path_factory):
     the protocol and unit tests share its build folder."""
     print("seed", SEED)
     d = tmp_path_factory.mktemp("rtl_small")
-    net = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
     p = irmod.save(net, d / "run" / "model")
     imgs = np.random.default_rng(SEED).integers(0, 256, (3, 3, 8, 8), dtype=np.uint8)
     return p, d / "build", imgs

@@ -9,7 +9,7 @@ import pytest
 from unetaccel.codegen import regmap
 from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, _convt_words, check_lanes, generate_rtl,
                                            layout, load_words, max_weight_bits, tables, weight_parts)
-from unetaccel.ir import IRError, synth
+from unetaccel.ir import IRError, randnet
 
 SEED = 5
 
@@ -72,7 +72,7 @@ def _unpack(parts: np.ndarray, nwords: int, lanes: int, bits: int) -> np.ndarray
 def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
     """Tensors fit the activation memory in words of max(PIN, POUT) channels; the load path's
     words and the .mem file hold exactly the weight words, packed at the network's 5 bits."""
-    net = synth.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
+    net = randnet.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
     pin, pout = lanes
     A = max(lanes)
     steps, base, depth = layout(net, lanes)
@@ -102,7 +102,7 @@ def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
 
 def test_weights_wider_than_the_generated_memory_are_refused():
     """A network of 8-bit weights cannot be loaded into RTL generated for 5-bit weights."""
-    wide = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, weight_bits=8)
+    wide = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, weight_bits=8)
     assert max_weight_bits(wide) == 8
     with pytest.raises(IRError, match="do not fit the 5-bit weight memory"):
         load_words(wide, (4, 4), wbits=5)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..ir.model import IR, IRError
+from ..ir.graph import IR, IRError
 from . import regmap
+from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
 from .render import render_to
 
 TEMPLATES = ("unet_types.h", "unet_kernels.h", "unet_config.h", "unet_weights.h", "unet_weights.cpp",
@@ -24,191 +24,6 @@ DEFAULT_LANES = (8, 8)
 DEFAULT_CLOCK_NS = 10.0
 STAMP = ".generated.json"  # what generate_hls made this folder from (read by `unetaccel csim`)
 SHIFT_BITS = 7  # unet_types.h: requantization shifts are within +-40 (the IR checks it)
-
-
-@dataclass
-class Step:
-    kind: str
-    name: str
-    desc: str
-    cfg: str
-    consts: list
-    acc_bits: int = 0
-    prod_bits: int = 0
-    inputs: tuple = ()          # IR activation tensors read (a concat is listed as its parts)
-    output: str = ""            # IR tensor written
-    traces: list = field(default_factory=list)
-    # filled by generate_hls: the arrays a kernel call takes, its ROMs, exact types, geometry
-    x0: str = ""
-    x1: str = ""
-    y: str = ""
-    roms: dict = field(default_factory=dict)
-    types: list = field(default_factory=list)
-    geom: tuple = ()
-
-
-@dataclass
-class Slot:
-    size: int = 0
-    tensors: list = field(default_factory=list)
-    free_after: int = -2
-
-
-def plan(ir: IR):
-    """Fuse the IR into kernel steps; raise IRError naming a layer the generator cannot map."""
-    concat_of: dict[str, tuple[str, str]] = {}
-    fused_bn: set[str] = set()
-    steps: list[Step] = []
-    T = ir.tensors
-    for lay in ir.layers:
-        where = f"layer '{lay.name}' ({lay.op})"
-        if lay.name in fused_bn:
-            continue
-        a = lay.attrs
-        if lay.op == "concat":
-            cons = ir.consumers(lay.output)
-            if len(cons) != 1 or cons[0].op != "conv2d":
-                raise IRError(f"{where}: the HLS generator places a concat next to the conv that reads it; "
-                              "it must feed exactly one conv2d")
-            concat_of[lay.output] = lay.inputs
-            continue
-        if lay.op == "conv2d" and not lay.requantizes:
-            cons = ir.consumers(lay.output)
-            if len(cons) != 1 or cons[0].op != "batchnorm":
-                raise IRError(f"{where}: an accumulator output must feed exactly one batchnorm (fused conv+BN)")
-            bn = cons[0]
-            fused_bn.add(bn.name)
-            x = lay.inputs[0]
-            parts = concat_of.get(x, (x,))
-            c0 = T[parts[0]].shape[0]
-            c1 = T[parts[1]].shape[0] if len(parts) > 1 else 0
-            cout, h, w = T[lay.output].shape
-            k, p = int(a["kernel"]), int(a["padding"])
-            steps.append(Step("conv_bn_relu", f"{lay.name}+{bn.name}", f"{c0 + c1}->{cout} {h}x{w} k{k}",
-                              "", [("CIN0", c0), ("CIN1", c1), ("COUT", cout), ("H", h), ("W", w), ("K", k),
-                                   ("PAD", p), ("LO", int(bn.attrs["lo"])), ("HI", int(bn.attrs["hi"]))],
-                              acc_bits=int(a["acc_bits"]), prod_bits=int(bn.attrs["prod_bits"]),
-                              inputs=tuple(parts), output=bn.output))
-            steps[-1].layers = (lay, bn)
-            continue
-        if lay.op == "conv2d":
-            cout, h, w = T[lay.output].shape
-            cin = T[lay.inputs[0]].shape[0]
-            if int(a["kernel"]) != 1 or "bias" not in lay.params or not T[lay.output].type.signed \
-                    or lay.output != ir.logits:
-                raise IRError(f"{where}: a requantizing conv2d is supported as the final 1x1 conv with bias "
-                              "(the logits) only")
-            steps.append(Step("conv1x1_bias", lay.name, f"{cin}->{cout} {h}x{w}", "",
-                              [("CIN", cin), ("COUT", cout), ("H", h), ("W", w), ("LO", int(a["lo"])),
-                               ("HI", int(a["hi"]))], acc_bits=int(a["acc_bits"]),
-                              inputs=(lay.inputs[0],), output=lay.output))
-        elif lay.op == "conv_transpose2d":
-            cin, h, w = T[lay.inputs[0]].shape
-            cout = T[lay.output].shape[0]
-            steps.append(Step("conv_transpose2x2", lay.name, f"{cin}->{cout} {h}x{w} -> {2 * h}x{2 * w}", "",
-                              [("CIN", cin), ("COUT", cout), ("H", h), ("W", w), ("LO", int(a["lo"])),
-                               ("HI", int(a["hi"]))], acc_bits=int(a["acc_bits"]),
-                              inputs=(lay.inputs[0],), output=lay.output))
-        elif lay.op == "maxpool2d":
-            c, h, w = T[lay.inputs[0]].shape
-            steps.append(Step("maxpool2x2", lay.name, f"{c} {h}x{w}", "", [("C", c), ("H", h), ("W", w)],
-                              inputs=(lay.inputs[0],), output=lay.output))
-        elif lay.op == "argmax":
-            k, h, w = T[lay.inputs[0]].shape
-            steps.append(Step("argmax", lay.name, f"{k} classes {h}x{w}", "", [("K", k), ("H", h), ("W", w)],
-                              inputs=(lay.inputs[0],), output=lay.output))
-        else:
-            raise IRError(f"{where}: op {lay.op} is not supported by the HLS generator")
-        steps[-1].layers = (lay,)
-    for i, s in enumerate(steps):
-        s.cfg = f"cfg_{i}"
-    return steps
-
-
-def allocate(ir: IR, steps: list[Step], size_of=None):
-    """Activation buffers from tensor lifetimes: a tensor lives from the step that writes it
-    to the last step that reads it; buffers are reused greedily (ping-pong + skip storage).
-    The logits and the class map have buffers of their own. `size_of(shape)` is a tensor's
-    size in memory units (default: elements)."""
-    last_read: dict[str, int] = {}
-    for i, s in enumerate(steps):
-        for t in s.inputs:
-            last_read[t] = i
-    lives = [(ir.input, -1)] + [(s.output, i) for i, s in enumerate(steps) if s.output not in (ir.logits, ir.classes)]
-    slots: list[Slot] = []
-    where: dict[str, int] = {}
-    for t, start in lives:
-        end = last_read.get(t, start)
-        shape = ir.tensors[t].shape
-        size = int(size_of(shape)) if size_of else int(np.prod(shape))
-        for k, sl in enumerate(slots):
-            if sl.free_after < start:
-                break
-        else:
-            slots.append(Slot())
-            k = len(slots) - 1
-        sl = slots[k]
-        sl.size = max(sl.size, size)
-        sl.tensors.append(t)
-        sl.free_after = end
-        where[t] = k
-    return slots, where
-
-
-
-def groups(channels: int, lanes: int) -> int:
-    return -(-int(channels) // int(lanes))
-
-
-def pack_act(x: np.ndarray, pin: int) -> np.ndarray:
-    """C x H x W -> the kernels' activation words [ceil(C/PIN) * H * W][PIN] (padding lanes 0)."""
-    c, h, w = x.shape
-    g = groups(c, pin)
-    out = np.zeros((g * pin, h * w), dtype=np.int64)
-    out[:c] = np.asarray(x).reshape(c, h * w)
-    return out.reshape(g, pin, h * w).transpose(0, 2, 1).reshape(g * h * w, pin)
-
-
-def unpack_act(words: np.ndarray, c: int, h: int, w: int, pin: int) -> np.ndarray:
-    """The inverse of pack_act."""
-    g = groups(c, pin)
-    x = np.asarray(words).reshape(g, h * w, pin).transpose(0, 2, 1).reshape(g * pin, h * w)
-    return x[:c].reshape(c, h, w)
-
-
-def pack_conv(weight: np.ndarray, cin0: int, pin: int, pout: int) -> np.ndarray:
-    """conv weights COUT x CIN x K x K (input channels cin0 from x0, the rest from x1) ->
-    [NOG * NCG * K * K][PIN * POUT]: word (og * NCG + ig) * K*K + tap, lane po * PIN + pi;
-    input groups 0..NG0-1 are x0's, then x1's (each part padded to whole groups)."""
-    cout, cin, k, _ = weight.shape
-    cin1 = cin - cin0
-    ng0, ng1, nog = groups(cin0, pin), groups(cin1, pin), groups(cout, pout)
-    padded = np.zeros((nog * pout, (ng0 + ng1) * pin, k * k), dtype=np.int64)
-    wt = np.asarray(weight, dtype=np.int64).reshape(cout, cin, k * k)
-    padded[:cout, :cin0] = wt[:, :cin0]
-    padded[:cout, ng0 * pin:ng0 * pin + cin1] = wt[:, cin0:]
-    # (og, po, ig, pi, t) -> (og, ig, t, po, pi)
-    p = padded.reshape(nog, pout, ng0 + ng1, pin, k * k).transpose(0, 2, 4, 1, 3)
-    return p.reshape(nog * (ng0 + ng1) * k * k, pout * pin)
-
-
-def pack_convt(weight: np.ndarray, pin: int, pout: int) -> np.ndarray:
-    """transposed-conv weights CIN x COUT x 2 x 2 -> [4 * NOG * NCG][PIN * POUT]:
-    word (phase * NOG + og) * NCG + ig, phase = dy * 2 + dx."""
-    cin, cout = weight.shape[:2]
-    ncg, nog = groups(cin, pin), groups(cout, pout)
-    padded = np.zeros((ncg * pin, nog * pout, 4), dtype=np.int64)
-    padded[:cin, :cout] = np.asarray(weight, dtype=np.int64).reshape(cin, cout, 4)
-    # (ig, pi, og, po, ph) -> (ph, og, ig, po, pi)
-    p = padded.reshape(ncg, pin, nog, pout, 4).transpose(4, 2, 0, 3, 1)
-    return p.reshape(4 * nog * ncg, pout * pin)
-
-
-def pack_channels(v, cout: int, pout: int) -> np.ndarray:
-    """per-output-channel values -> [ceil(COUT/POUT)][POUT] (padding 0)."""
-    out = np.zeros(groups(cout, pout) * pout, dtype=np.int64)
-    out[:cout] = np.asarray(v, dtype=np.int64).ravel()
-    return out.reshape(-1, pout)
 
 
 def _rom_body(a: np.ndarray) -> str:
@@ -256,11 +71,6 @@ def read_stamp(out_dir) -> dict | None:
         return d
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def max_weight_bits(ir: IR) -> int:
-    """The widest weight of the network (5 for W5A8): CONFIG's weight_bits, the RTL's weight lanes."""
-    return max((int(lay.attrs["weight_bits"]) for lay in ir.layers if "weight_bits" in lay.attrs), default=2)
 
 
 def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir.model import IR, IRError
+from ..ir.graph import IR, IRError
 from . import regmap
 from ..ir.arith import qrange
-from .hls_project import allocate, groups, max_weight_bits, pack_channels, pack_conv, plan
+from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, plan
 from .render import render_to
 
 TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
@@ -68,7 +68,7 @@ def layout(ir: IR, lanes=(8, 8)):
 def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.ndarray:
     """Conv weights (Cout, Cin, K, K) -> words [go][gi][ky][kx] of POUT x PIN (output lane, input
     lane); input channels of a concat: source groups first, then skip groups, each zero-padded.
-    The HLS ROM's word order (hls_project.pack_conv), one word per row of POUT x PIN."""
+    The HLS ROM's word order (layout.pack_conv), one word per row of POUT x PIN."""
     if w.shape[1] != cin0 + cin1:
         raise IRError(f"conv weights with {w.shape[1]} input channels, expected {cin0} + {cin1}")
     return pack_conv(w, cin0, pin, pout).reshape(-1, pout, pin)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arith import qrange, signed_bits
-from .model import IR, IRError, Layer, QType, Tensor, make_ir
+from .graph import IR, IRError, Layer, QType, Tensor, make_ir
 
 ACT = dict(bits=8, signed=False)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import IR, IRError
+from .graph import IR, IRError
 
 
 def val_path(ir_path) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import IR, IRError, Layer
+from .graph import IR, IRError, Layer
 
 _EXACT = {np.float32: 1 << 24, np.float64: 1 << 53}
 

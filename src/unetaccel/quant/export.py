@@ -24,7 +24,7 @@ import numpy as np
 
 from ..ir.arith import qrange
 from ..ir.builder import IRBuilder
-from ..ir.model import IR, IRError
+from ..ir.graph import IR, IRError
 
 
 def export_qonnx(qmodel, path, size, in_channels=3) -> Path:

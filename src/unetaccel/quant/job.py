@@ -14,7 +14,7 @@ from tqdm import tqdm
 from ..ir import reference as R
 from ..ir import save as save_ir
 from ..ir.data import save_val
-from ..ir.model import IR
+from ..ir.graph import IR
 from ..model.train import (TrainConfig, build_datasets, evaluate, fit, load_checkpoint, make_loader,
                            plot_history, plot_overlays, predict, sample_batch, seed_everything, to_input)
 from .export import export_qonnx, qonnx_to_ir

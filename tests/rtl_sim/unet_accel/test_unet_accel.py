@@ -11,7 +11,7 @@ import pytest
 
 from unetaccel import ir as irmod
 from unetaccel.codegen.rtl_project import generate_rtl
-from unetaccel.ir import synth
+from unetaccel.ir import randnet
 from unetaccel.rtl_sim.runner import SOURCES, RtlSimError, simulate
 from unetaccel.tools import ensure_verilator_on_path
 
@@ -69,7 +69,7 @@ def test_weights_reloaded_at_run_time(small, tmp_path):
     p, build, imgs = small
     seed = SEED + 5
     print("seed", seed)
-    other = synth.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=seed)
+    other = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=seed)
     q = irmod.save(other, tmp_path / "other" / "model")
     a = irmod.reference.run(irmod.load(p), imgs[:2], layout="nchw")
     b = irmod.reference.run(other, imgs[:2], layout="nchw")
@@ -78,7 +78,7 @@ def test_weights_reloaded_at_run_time(small, tmp_path):
     assert res["loaded_words"] > 0
     # the next session's RTL is freshly initialised from the .mem files again
     _exact(simulate(p, imgs[:1], build), 1)
-    wrong = irmod.save(synth.random_unet(widths=(4, 16), num_classes=3, size=(8, 8), seed=seed),
+    wrong = irmod.save(randnet.random_unet(widths=(4, 16), num_classes=3, size=(8, 8), seed=seed),
                        tmp_path / "wrong" / "model")
     with pytest.raises(RtlSimError, match="same shapes"):
         simulate(p, imgs[:1], build, reload_ir=wrong)
@@ -93,7 +93,7 @@ def test_other_lane_counts(tmp_path_factory, lanes):
     seed = SEED + lanes[0] + 100 * lanes[1]
     print("seed", seed)
     d = tmp_path_factory.mktemp(f"rtl_{lanes[0]}x{lanes[1]}")
-    net = synth.random_unet(widths=(3, 5, 18), num_classes=7, size=(8, 12), seed=seed)
+    net = randnet.random_unet(widths=(3, 5, 18), num_classes=7, size=(8, 12), seed=seed)
     p = irmod.save(net, d / "run" / "model")
     imgs = np.random.default_rng(seed).integers(0, 256, (2, 3, 8, 12), dtype=np.uint8)
     res = _exact(simulate(p, imgs, d / "build", lanes=lanes), 2)
@@ -108,7 +108,7 @@ def test_non_default_network_with_saturation(tmp_path, negative):
     layer alone for the left shifts."""
     seed = SEED + 1 + negative
     print("seed", seed)
-    net = synth.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=seed, saturate=True,
+    net = randnet.random_unet(widths=(4, 8, 16), num_classes=5, size=(32, 48), seed=seed, saturate=True,
                             negative_shifts=negative)
     p = irmod.save(net, tmp_path / "run" / "model")
     imgs = np.random.default_rng(seed).integers(0, 256, (1, 3, 32, 48), dtype=np.uint8)
@@ -136,7 +136,7 @@ def test_trained_default_network(trained_ir_path, tmp_path_factory):
 
 
 def test_generated_rtl_is_lint_clean_and_deterministic(tmp_path):
-    net = synth.random_unet(seed=3)  # the default size
+    net = randnet.random_unet(seed=3)  # the default size
     a = generate_rtl(net, tmp_path / "a")
     b = generate_rtl(irmod.load(irmod.save(net, tmp_path / "m")), tmp_path / "b")
     for fa, fb in zip(a, b):

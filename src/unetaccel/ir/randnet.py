@@ -15,7 +15,7 @@ import numpy as np
 
 from . import reference as R
 from .builder import IRBuilder
-from .model import IR
+from .graph import IR
 
 
 def _calib_shift(y: np.ndarray, target: float) -> np.ndarray:
