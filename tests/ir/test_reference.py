@@ -112,6 +112,8 @@ def naive_network(ir, x):
             out = R.maxpool2x2(ins[0])
         elif lay.op == "concat":
             out = np.concatenate(ins, axis=1)
+        elif lay.op == "add":
+            out = requantize(ins[0] + ins[1], shift, int(a["lo"]), int(a["hi"]))
         elif lay.op == "argmax":
             out = np.argmax(ins[0], axis=1)[:, None]
         else:
@@ -121,7 +123,8 @@ def naive_network(ir, x):
 
 
 @pytest.mark.parametrize("kw", [dict(seed=21), dict(seed=22, saturate=True), dict(seed=23, negative_shifts=True),
-                                dict(seed=24, saturate=True, negative_shifts=True)])
+                                dict(seed=24, saturate=True, negative_shifts=True), dict(seed=25, residual=True),
+                                dict(seed=26, residual=True, saturate=True)])
 def test_whole_network_equals_naive_integer_loops(kw):
     """Every tensor of random networks (lively, saturating, and with left shifts down to -40)
     equals the naive integer model."""
@@ -135,6 +138,13 @@ def test_whole_network_equals_naive_integer_loops(kw):
         want_t = want[t][:, 0] if lay.op == "argmax" else want[t]
         got_t = got[t][:, 0] if lay.op == "argmax" and got[t].ndim == 4 else got[t]
         assert np.array_equal(got_t, want_t), f"{lay.name}: {np.sum(got_t != want_t)} values differ"
+    if kw.get("residual"):
+        adds = [lay for lay in ir.layers if lay.op == "add"]
+        assert len(adds) == 2
+        for lay in adds:  # the rounding is exercised: odd sums under a right shift
+            s = int(ir.param(lay, "shift")[0])
+            total = want[lay.inputs[0]] + want[lay.inputs[1]]
+            assert s >= 1 and (total % 2 == 1).any(), f"{lay.name}: shift {s} leaves no rounding to check"
     if kw.get("negative_shifts"):
         bn = next(lay for lay in ir.layers if lay.op == "batchnorm")
         assert (ir.param(bn, "shift") == -40).any() and (got[bn.output] == 255).any()

@@ -162,6 +162,13 @@ def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART,
                        ("acc", s.acc_bits, f"accumulator, worst case {s.acc_bits} bits (IR acc_bits)")]
             s.geom = (c["H"], c["W"], 2, 0, c["CIN"], c["COUT"])
             s.traces = [add_trace(s.output, "act")]
+        elif s.kind == "add_requant":
+            s.x1 = buf(s.inputs[1])
+            s.roms = {"s": rom(f"s{i}", pack_channels(ir.param(lay, "shift"), c["C"], pout), "shift_rom_t",
+                               SHIFT_BITS, f"{lay.name} shifts")}
+            s.types = [("acc", s.acc_bits, f"a + b, worst case {s.acc_bits} bits (IR acc_bits)")]
+            s.geom = (c["H"], c["W"], 1, 0, c["C"], c["C"])
+            s.traces = [add_trace(s.output, "act")]
         elif s.kind == "maxpool2x2":
             s.geom = (c["H"], c["W"], 2, 0, c["C"], c["C"])
             s.traces = [add_trace(s.output, "act")]

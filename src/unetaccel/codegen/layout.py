@@ -42,8 +42,15 @@ class Slot:
     free_after: int = -2
 
 
+#: The step kinds (kernels) every generator implements, and the IR ops each one covers.
+STEP_KINDS = {"conv_bn_relu": ("conv2d", "batchnorm"), "conv1x1_bias": ("conv2d",),
+              "conv_transpose2x2": ("conv_transpose2d",), "maxpool2x2": ("maxpool2d",),
+              "add_requant": ("add",), "argmax": ("argmax",)}
+
+
 def plan(ir: IR):
-    """Fuse the IR into kernel steps; raise IRError naming a layer the generator cannot map."""
+    """Fuse the IR into kernel steps (STEP_KINDS); a concat becomes the two sources of the conv
+    that reads it. Raises IRError naming a layer the generators cannot map."""
     concat_of: dict[str, tuple[str, str]] = {}
     fused_bn: set[str] = set()
     steps: list[Step] = []
@@ -105,8 +112,13 @@ def plan(ir: IR):
             k, h, w = T[lay.inputs[0]].shape
             steps.append(Step("argmax", lay.name, f"{k} classes {h}x{w}", "", [("K", k), ("H", h), ("W", w)],
                               inputs=(lay.inputs[0],), output=lay.output))
+        elif lay.op == "add":
+            c, h, w = T[lay.output].shape
+            steps.append(Step("add_requant", lay.name, f"{c} {h}x{w}", "",
+                              [("C", c), ("H", h), ("W", w), ("LO", int(a["lo"])), ("HI", int(a["hi"]))],
+                              acc_bits=int(a["acc_bits"]), inputs=tuple(lay.inputs), output=lay.output))
         else:
-            raise IRError(f"{where}: op {lay.op} is not supported by the HLS generator")
+            raise IRError(f"{where}: op {lay.op} is not supported by the generators")
         steps[-1].layers = (lay,)
     for i, s in enumerate(steps):
         s.cfg = f"cfg_{i}"

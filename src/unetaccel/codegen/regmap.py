@@ -96,6 +96,7 @@ OPCODES: dict[str, int] = {
     "conv_transpose": 3,  # k2 s2 transposed conv + requantize
     "conv_bias": 4,       # final 1x1 conv with bias, requantized to signed logits
     "argmax": 5,          # class map
+    "add": 6,             # residual add of the source and skip tensors + requantize
 }
 
 #: Regions of the run-time parameter load path (WLOAD_ADDR[31:28]); their packing is the

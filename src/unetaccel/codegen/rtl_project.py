@@ -25,7 +25,7 @@ from .render import render_to
 TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
-          "argmax": regmap.OPCODES["argmax"]}
+          "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
 FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "dst", "wbase", "pbase", "lo", "hi",
           "reserved")
 SUPPORTED_LANES = (2, 4, 8, 16, 32)
@@ -117,6 +117,9 @@ def tables(ir: IR, lanes=(8, 8)):
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=2, lo=c["LO"], hi=c["HI"])
             wq = _convt_words(np.asarray(ir.param(lay, "weight")), pin, pout)
             pm, pb, ps = (pack_channels(v, c["COUT"], pout) for v in (1, 0, ir.param(lay, "shift")))
+        elif s.kind == "add_requant":
+            row.update(cin0=c["C"], cin1=c["C"], cout=c["C"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
+            pm, pb, ps = (pack_channels(v, c["C"], pout) for v in (1, 0, ir.param(lay, "shift")))
         elif s.kind == "maxpool2x2":
             row.update(cin0=c["C"], cout=c["C"], h=c["H"], w=c["W"], k=2)
         elif s.kind == "argmax":
@@ -211,7 +214,7 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
         "in_base": base[ir.input], "logit_base": base[ir.logits], "class_base": base[ir.classes],
         "op_conv_bn": OPCODE["conv_bn_relu"], "op_pool": OPCODE["maxpool2x2"], "op_convt": OPCODE["conv_transpose2x2"],
-        "op_conv_bias": OPCODE["conv1x1_bias"], "op_argmax": OPCODE["argmax"],
+        "op_conv_bias": OPCODE["conv1x1_bias"], "op_add": OPCODE["add_requant"], "op_argmax": OPCODE["argmax"],
         "err_bad_size": E["bad_size"], "err_bad_opcode": E["bad_opcode"], "err_bad_kernel": E["bad_kernel"],
         "err_bad_channels": E["bad_channels"], "err_bad_address": E["bad_address"],
         "constants": [c for c in regmap.constants() if c[0].startswith("UNET_REG_")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arith import qrange, signed_bits
+from .arith import qrange
 from .graph import IR, IRError, Layer, QType, Tensor, make_ir
+from .ops import add_acc_bits, bn_prod_bits, conv_acc_bits, convt_acc_bits
 
 ACT = dict(bits=8, signed=False)
 
@@ -60,13 +61,10 @@ class IRBuilder:
             raise IRError(f"layer '{name}': weight takes {cin} input channels, '{x}' has {xt.shape[0]}")
         padding = (k - 1) // 2 if padding is None else int(padding)
         wf = np.broadcast_to(np.asarray(weight_f, dtype=np.int64), (cout,))
-        xmax = max(abs(xt.type.lo), abs(xt.type.hi))
-        worst = cin * k * k * ((1 << (weight_bits - 1)) - 1) * xmax
         params = {"weight": self._param(name, "weight", weight, np.int8)}
         if bias is not None:
             params["bias"] = self._param(name, "bias", bias, np.int32)
-            worst += int(np.abs(np.asarray(bias, dtype=np.int64)).max(initial=0))
-        acc_bits = signed_bits(worst)
+        acc_bits = conv_acc_bits(xt.type, cin, k, weight_bits, bias)
         attrs = dict(kernel=k, padding=padding, stride=1, weight_bits=weight_bits,
                      weight_f=[int(v) for v in wf], acc_bits=acc_bits)
         f_acc = int(xt.type.f) + wf
@@ -86,7 +84,7 @@ class IRBuilder:
         mul = np.asarray(mul, dtype=np.int64)
         bias = np.asarray(bias, dtype=np.int64)
         mf = np.broadcast_to(np.asarray(mul_f, dtype=np.int64), (c,))
-        prod = signed_bits(int((1 << (at.type.bits - 1)) * np.abs(mul).max(initial=0) + np.abs(bias).max(initial=0)))
+        prod = bn_prod_bits(at.type, mul, bias)
         lo, hi = qrange(8, False)
         attrs = dict(mul_bits=mul_bits, mul_f=[int(v) for v in mf], bias_bits=bias_bits, prod_bits=prod,
                      relu=bool(relu), lo=lo if relu else -128, hi=hi)
@@ -115,8 +113,7 @@ class IRBuilder:
         if weight.shape[2:] != (2, 2) or cin != xt.shape[0]:
             raise IRError(f"layer '{name}': weight shape {list(weight.shape)} does not fit '{x}' {list(xt.shape)}")
         wf = np.broadcast_to(np.asarray(weight_f, dtype=np.int64), (cout,))
-        xmax = max(abs(xt.type.lo), abs(xt.type.hi))
-        acc_bits = signed_bits(cin * ((1 << (weight_bits - 1)) - 1) * xmax)
+        acc_bits = convt_acc_bits(xt.type, cin, weight_bits)
         attrs = dict(kernel=2, stride=2, weight_bits=weight_bits, weight_f=[int(v) for v in wf],
                      acc_bits=acc_bits, lo=0, hi=255)
         params = {"weight": self._param(name, "weight", weight, np.int8),
@@ -130,6 +127,21 @@ class IRBuilder:
         at, bt = self.t(a), self.t(b)
         out = self._new(name, (at.shape[0] + bt.shape[0], *at.shape[1:]), at.type)
         self.layers.append(Layer(name, "concat", (a, b), out, {}, {}))
+        return out
+
+    def add(self, name, a, b, out_f, relu=True) -> str:
+        """Residual add of two tensors of one type, requantized to uint8 at f = out_f (ReLU clamp
+        at 0; relu=False saturates to int8 instead)."""
+        at, bt = self.t(a), self.t(b)
+        if at.type != bt.type or at.shape != bt.shape:
+            raise IRError(f"layer '{name}': add inputs '{a}' {list(at.shape)} {at.type} and '{b}' "
+                          f"{list(bt.shape)} {bt.type} must share one shape and one type")
+        c = at.shape[0]
+        lo, hi = (0, 255) if relu else (-128, 127)
+        attrs = dict(acc_bits=add_acc_bits(at.type, bt.type), lo=lo, hi=hi)
+        params = {"shift": self._param(name, "shift", np.full(c, int(at.type.f) - int(out_f)), np.int32)}
+        out = self._new(name, at.shape, self._out_type(out_f, signed=not relu))
+        self.layers.append(Layer(name, "add", (a, b), out, attrs, params))
         return out
 
     def argmax(self, name, logits) -> str:

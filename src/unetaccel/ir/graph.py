@@ -42,7 +42,6 @@ from .arith import ROUNDING, qrange
 
 FORMAT = "unetaccel-ir"
 VERSION = 1
-OPS = ("conv2d", "batchnorm", "maxpool2d", "conv_transpose2d", "concat", "argmax")
 
 #: Widths of the hardware datapaths (C and Verilog); export fails beyond them.
 HW_ACC_BITS = 32

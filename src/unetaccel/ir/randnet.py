@@ -5,7 +5,9 @@ shifts calibrated on random images so that activations are lively (or, with
 ``saturate=True``, driven hard into saturation at both ends). With ``negative_shifts=True``
 about a quarter of the channels of every requantizing layer get a left shift instead (-1 to
 -3, and -40 in one channel: the widest the IR allows), so requantization saturates through
-its left-shift path too.
+its left-shift path too. With ``residual=True`` the bottleneck and the last decoder block each get a
+residual block (conv + BatchNorm at the block's own scale, then ``add`` of the block's input and
+that output, requantized), as ENet/ESNet-style networks have.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ def _calib_shift(y: np.ndarray, target: float) -> np.ndarray:
 
 
 def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_channels=3, seed=0,
-                saturate=False, weight_bits=5, calib_images=2, negative_shifts=False) -> IR:
+                saturate=False, weight_bits=5, calib_images=2, negative_shifts=False,
+                residual=False) -> IR:
     """A random UNet-family IR with the same layer structure as the quantized model."""
     rng = np.random.default_rng(seed)
     h, w = size
@@ -54,7 +57,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
                 bias[c] = int(rng.choice([-1, 1])) << 30
         return shift
 
-    def conv_bn(name, x, cout):
+    def conv_bn(name, x, cout, fo=None):
         xt = b.t(x)
         cin = xt.shape[0]
         wt = rng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
@@ -65,7 +68,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         bias = (rng.normal(0.0, 0.5, size=cout) * spread).astype(np.int64)
         y = prod + bias.reshape(1, -1, 1, 1)
         shift = calib(y, target, bias)
-        fo = out_f()
+        fo = out_f() if fo is None else fo
         mf = rng.integers(5, 8, size=cout)
         wf = shift - int(xt.type.f) - mf + fo  # choose the weights' f so the scales agree
         a = b.conv2d(f"{name}.conv", x, wt, wf, weight_bits)
@@ -77,6 +80,15 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     def block(name, x, cout):
         return conv_bn(f"{name}.1", conv_bn(f"{name}.0", x, cout), cout)
 
+    def res_block(name, x):
+        """x + conv_bn(x) (the branch at x's scale), requantized with a shift calibrated like the others."""
+        r = conv_bn(f"{name}.conv", x, b.t(x).shape[0], fo=int(b.t(x).type.f))
+        total = vals[x] + vals[r]
+        fo = int(b.t(x).type.f) - max(1, int(_calib_shift(total, target).max()))  # >= 1: rounding
+        o = b.add(f"{name}.add", x, r, fo)
+        vals[o] = R.run_layer(_Partial(b), b.layers[-1], vals[x], vals[r])
+        return o
+
     x = b.input
     skips = []
     for i, c in enumerate(widths[:-1]):
@@ -86,6 +98,8 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         vals[p] = R.maxpool2x2(vals[x])
         x = p
     x = block("bottleneck", x, widths[-1])
+    if residual:
+        x = res_block("bottleneck.res", x)
     for j, i in enumerate(range(levels - 1, -1, -1)):
         skip = skips[i]
         cin, cout = b.t(x).shape[0], widths[i]
@@ -99,6 +113,8 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         cat = b.concat(f"cat{j}", u, skip)
         vals[cat] = np.concatenate([vals[u], vals[skip]], axis=1)
         x = block(f"dec{j}", cat, cout)
+        if residual and i == 0:
+            x = res_block(f"dec{j}.res", x)
     cin = b.t(x).shape[0]
     wt = rng.integers(-wmax, wmax + 1, size=(num_classes, cin, 1, 1))
     acc = R.conv2d(vals[x], wt, 0)
@@ -112,7 +128,8 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     classes = b.argmax("argmax", logits)
     return b.build(logits, classes, meta={"source": "random", "seed": int(seed), "widths": list(widths),
                                           "num_classes": int(num_classes), "size": [h, w],
-                                          "saturate": bool(saturate), "negative_shifts": bool(negative_shifts)})
+                                          "saturate": bool(saturate), "negative_shifts": bool(negative_shifts),
+                                          "residual": bool(residual)})
 
 
 class _Partial:

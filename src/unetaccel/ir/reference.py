@@ -273,6 +273,9 @@ def _layer_c(ir: IR, lay: Layer, *inputs: np.ndarray) -> np.ndarray:
         return maxpool2x2(x)
     if lay.op == "concat":
         return np.concatenate(inputs, axis=0)
+    if lay.op == "add":  # codes of one type: the sum is exact in float32 (|a + b| < 2^24)
+        y = np.add(inputs[0], inputs[1], dtype=np.float64 if _xmax(ir, lay) >= 1 << 22 else np.float32)
+        return _requant_c(y, ir.param(lay, "shift"), int(a["lo"]), int(a["hi"]), 2 * _xmax(ir, lay))
     if lay.op == "argmax":
         return _argmax_c(x, _xmax(ir, lay))
     raise IRError(f"layer '{lay.name}': op {lay.op!r} is not supported by the reference")
