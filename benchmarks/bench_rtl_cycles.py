@@ -21,23 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from unetaccel import ir as irmod
-from unetaccel.ir import randnet
+from unetaccel.codegen.layout import plan
+from unetaccel.ir import ops, randnet
 from unetaccel.rtl_sim.runner import simulate
 
 GOAL = 1.25  # issue acceptance: total within 1.25x of ideal at 8x8
-
-
-def step_macs(row: dict) -> int:
-    """Real multiply-accumulates of one layer-table row (no channel padding)."""
-    cin = row["cin0"] + row["cin1"]
-    if row["op"] in (1, 4):  # conv_bn, conv_bias
-        return row["h"] * row["w"] * row["cout"] * cin * row["k"] * row["k"]
-    if row["op"] == 3:  # conv_transpose k2 s2
-        return row["h"] * row["w"] * cin * row["cout"] * 4
-    return 0
-
-
-OPS = {1: "conv+bn", 2: "maxpool", 3: "convT", 4: "conv1x1", 5: "argmax"}
 
 
 def run(ir_path, lanes, build: Path, seed: int):
@@ -50,12 +38,13 @@ def run(ir_path, lanes, build: Path, seed: int):
     if img["mismatches"]:
         raise SystemExit(f"{lanes}: the RTL output differs from the reference ({img['first']})")
     layout = json.loads((build / f"{lanes[0]}x{lanes[1]}" / "rtl" / "layout.json").read_text())
+    steps = plan(net)  # the layer table's rows, with the IR layers each one covers
+    assert [s.name for s in steps] == layout["steps"]
     lanes_n = lanes[0] * lanes[1]
     rows = []
-    for name, row, cyc in zip(layout["steps"], layout["layers"], img["profile"]["layers"]):
-        macs = step_macs(row)
-        rows.append({"layer": name, "op": OPS.get(row["op"], "?"), "macs": macs, "ideal": macs / lanes_n,
-                     "cycles": cyc})
+    for step, cyc in zip(steps, img["profile"]["layers"]):
+        macs = sum(ops.macs(net, lay) for lay in step.layers)  # real MACs, from the op registry
+        rows.append({"layer": step.name, "op": step.kind, "macs": macs, "ideal": macs / lanes_n, "cycles": cyc})
     macs = sum(r["macs"] for r in rows)
     return {"lanes": f"{lanes[0]}x{lanes[1]}", "rows": rows, "recv": img["profile"]["recv"],
             "send": img["profile"]["send"], "total": img["cycles"], "macs": macs, "ideal": macs / lanes_n,

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from unetaccel.codegen import regmap
-from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, _convt_words, check_lanes, generate_rtl,
+from unetaccel.codegen.layout import pack_convt
+from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, check_lanes, generate_rtl,
                                            layout, load_words, max_weight_bits, tables, weight_parts)
 from unetaccel.ir import IRError, randnet
 
@@ -37,12 +38,13 @@ def test_conv_words_follow_the_concat_split():
                             assert word[j, i] == (w[co, c, ky, kx] if valid else 0)
 
 
-def test_convt_words_are_phase_major():
+def test_convt_words_are_output_group_then_phase_major():
+    """The one transposed-conv packer (HLS ROM and RTL weight memory): word (og * 4 + phase) * NCG + ig."""
     rng = np.random.default_rng(SEED + 1)
     print("seed", SEED + 1)
     pin, pout, cin, cout = 4, 2, 6, 3
     w = rng.integers(-15, 16, (cin, cout, 2, 2))
-    words = _convt_words(w, pin, pout)
+    words = pack_convt(w, pin, pout).reshape(-1, pout, pin)
     assert words.shape == (2 * 4 * 2, pout, pin)
     for o in range(2):
         for ph in range(4):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..ir.arith import fits
 from ..ir.graph import IR, IRError
 from . import regmap
 from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
@@ -31,8 +32,7 @@ def _rom_body(a: np.ndarray) -> str:
 
 
 def _fits(arr: np.ndarray, bits: int, what: str) -> None:
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
+    if not fits(arr, bits):
         raise IRError(f"{what}: values in [{int(arr.min())}, {int(arr.max())}] do not fit {bits} signed bits")
 
 

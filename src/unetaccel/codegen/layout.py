@@ -193,15 +193,16 @@ def pack_conv(weight: np.ndarray, cin0: int, pin: int, pout: int) -> np.ndarray:
 
 
 def pack_convt(weight: np.ndarray, pin: int, pout: int) -> np.ndarray:
-    """transposed-conv weights CIN x COUT x 2 x 2 -> [4 * NOG * NCG][PIN * POUT]:
-    word (phase * NOG + og) * NCG + ig, phase = dy * 2 + dx."""
+    """transposed-conv weights CIN x COUT x 2 x 2 -> [NOG * 4 * NCG][PIN * POUT]:
+    word (og * 4 + phase) * NCG + ig, phase = dy * 2 + dx, lane po * PIN + pi (the one word
+    order of the HLS ROM and the RTL weight memory)."""
     cin, cout = weight.shape[:2]
     ncg, nog = groups(cin, pin), groups(cout, pout)
     padded = np.zeros((ncg * pin, nog * pout, 4), dtype=np.int64)
     padded[:cin, :cout] = np.asarray(weight, dtype=np.int64).reshape(cin, cout, 4)
-    # (ig, pi, og, po, ph) -> (ph, og, ig, po, pi)
-    p = padded.reshape(ncg, pin, nog, pout, 4).transpose(4, 2, 0, 3, 1)
-    return p.reshape(4 * nog * ncg, pout * pin)
+    # (ig, pi, og, po, ph) -> (og, ph, ig, po, pi)
+    p = padded.reshape(ncg, pin, nog, pout, 4).transpose(2, 4, 0, 3, 1)
+    return p.reshape(nog * 4 * ncg, pout * pin)
 
 
 def pack_channels(v, cout: int, pout: int) -> np.ndarray:

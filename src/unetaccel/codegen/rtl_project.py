@@ -18,8 +18,8 @@ import numpy as np
 
 from ..ir.graph import IR, IRError
 from . import regmap
-from ..ir.arith import qrange
-from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, plan
+from ..ir.arith import fits
+from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
 from .render import render_to
 
 TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
@@ -74,16 +74,6 @@ def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.
     return pack_conv(w, cin0, pin, pout).reshape(-1, pout, pin)
 
 
-def _convt_words(w: np.ndarray, pin: int, pout: int) -> np.ndarray:
-    """Transposed-conv weights (Cin, Cout, 2, 2) -> words [go][phase = 2 dy + dx][gi] of POUT x PIN."""
-    cin, cout = w.shape[:2]
-    gi, go = groups(cin, pin), groups(cout, pout)
-    padded = np.zeros((gi * pin, go * pout, 2, 2), np.int64)
-    padded[:cin, :cout] = w
-    # (gi, i, go, j, dy, dx) -> (go, dy, dx, gi, j, i)
-    return padded.reshape(gi, pin, go, pout, 2, 2).transpose(2, 4, 5, 0, 3, 1).reshape(-1, pout, pin)
-
-
 def tables(ir: IR, lanes=(8, 8)):
     """The layer table rows and the parameter memories: weight words (n, POUT, PIN) and
     BatchNorm multiplier / bias / shift words (groups, POUT)."""
@@ -115,7 +105,7 @@ def tables(ir: IR, lanes=(8, 8)):
             pb, ps = (pack_channels(ir.param(lay, n), c["COUT"], pout) for n in ("bias", "shift"))
         elif s.kind == "conv_transpose2x2":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=2, lo=c["LO"], hi=c["HI"])
-            wq = _convt_words(np.asarray(ir.param(lay, "weight")), pin, pout)
+            wq = pack_convt(np.asarray(ir.param(lay, "weight")), pin, pout).reshape(-1, pout, pin)
             pm, pb, ps = (pack_channels(v, c["COUT"], pout) for v in (1, 0, ir.param(lay, "shift")))
         elif s.kind == "add_requant":
             row.update(cin0=c["C"], cin1=c["C"], cout=c["C"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
@@ -130,7 +120,7 @@ def tables(ir: IR, lanes=(8, 8)):
             raise IRError(f"layer '{s.name}': output range [{row['lo']}, {row['hi']}] is not 8-bit; the RTL "
                           "stores activations and logits as bytes")
         for arr, bits in ((pm, 32), (pb, 32), (ps, 8)):
-            if arr.size and (arr.min() < -(1 << (bits - 1)) or arr.max() >= 1 << (bits - 1)):
+            if not fits(arr, bits):
                 raise IRError(f"layer '{s.name}': a BatchNorm/requantize parameter does not fit {bits} bits")
         weights.append(wq)
         mul.append(pm)
@@ -189,8 +179,7 @@ def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None) -> dict[str, np.n
 
 
 def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
-    lo, hi = qrange(wbits, True)
-    if weights.size and (weights.min() < lo or weights.max() > hi):
+    if not fits(weights, wbits):
         raise IRError(f"{what}: weights in [{weights.min()}, {weights.max()}] do not fit the "
                       f"{wbits}-bit weight memory")
 

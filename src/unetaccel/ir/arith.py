@@ -17,6 +17,13 @@ def qrange(bits: int, signed: bool, narrow: bool = False) -> tuple[int, int]:
     return 0, (1 << bits) - 1
 
 
+def fits(values, bits: int, signed: bool = True) -> bool:
+    """Whether every value lies in the (bits, signed) range (an empty array fits)."""
+    a = np.asarray(values)
+    lo, hi = qrange(int(bits), signed)
+    return a.size == 0 or (int(a.min()) >= lo and int(a.max()) <= hi)
+
+
 def signed_bits(max_abs: int) -> int:
     """Width of the smallest two's complement integer holding [-max_abs, max_abs]."""
     max_abs = int(max_abs)
