@@ -6,6 +6,8 @@ import pytest
 
 from unetaccel.ir.arith import qrange, requantize, shift_round_half_even, signed_bits
 
+SEED = 13
+
 
 def exact_rhe(y: int, s: int) -> int:
     """Round half to even of y / 2^s with exact rationals (the definition)."""
@@ -77,3 +79,26 @@ def test_ranges_and_widths():
     assert qrange(8, False) == (0, 255)
     assert qrange(8, True) == (-128, 127)
     assert signed_bits(127) == 8 and signed_bits(128) == 9 and signed_bits(0) == 2
+
+
+def test_reference_float_path_equals_the_definition():
+    """The reference's requantization (float32 / float64 under its proven bound) equals
+    arith.requantize on ties, random values, per-channel shifts -40..40 and values at the edge of
+    each float's exact range."""
+    from unetaccel.ir import reference as R
+    rng = np.random.default_rng(SEED)
+    print("seed", SEED)
+    shifts = np.arange(-40, 41)
+    c = len(shifts)
+    for bound in (1 << 10, (1 << 24) - 1, (1 << 30), (1 << 53) - 1):
+        y = rng.integers(-bound, bound + 1, size=(c, 2, 4, 64), dtype=np.int64)
+        s = np.maximum(shifts, 1).reshape(c, 1, 1, 1)
+        ties = (rng.integers(-(bound >> 20) - 1, (bound >> 20) + 1, size=(c, 2, 4, 8)) * 2 + 1) << (s - 1)
+        y[..., :8] = np.clip(ties, -bound, bound)  # exact halves where the shift is positive
+        y[..., 8] = bound
+        y[..., 9] = -bound
+        for lo, hi in ((0, 255), (-128, 127)):
+            dt = np.float32 if bound < 1 << 24 else np.float64
+            got = R._requant_c(y.astype(dt), shifts, lo, hi, bound)
+            want = requantize(y, shifts.reshape(c, 1, 1, 1), lo, hi)
+            assert np.array_equal(got.astype(np.int64), want), (bound, lo, hi, int(np.sum(got != want)))

@@ -1,6 +1,11 @@
-"""The integer arithmetic of DESIGN.md section 3, shared by the reference and the generators.
+"""The integer arithmetic of DESIGN.md section 3: the definition every rung implements.
 
-One requantization rule everywhere: y * 2^-s, round half to even, then saturate.
+One requantization rule everywhere: y * 2^-s, round half to even, then saturate. `requantize`
+here is its plain int64 definition. The other implementations are checked against it: the NumPy
+reference computes the same rule in float32/float64 where its bound proves that exact
+(`reference._requant_c`; tests/ir/test_arith.py compares them value for value), the C++ kernel
+(`requantize` in the HLS project's unet_kernels.h; tests/hls/test_kernels.py) and the Verilog
+function (`requant` in unet_core.v; every RTL test compares the requantized tensors).
 """
 from __future__ import annotations
 
