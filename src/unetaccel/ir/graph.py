@@ -8,7 +8,8 @@ the bad field in its error.
 Tensors are N x C x H x W integer codes with real = q * 2^-f; ``f`` is one
 integer, or one per channel for wide (accumulator) tensors.
 
-Ops (inputs -> output):
+Ops (inputs -> output); each is declared once in :mod:`unetaccel.ir.ops` (the registry the
+validator, the builder and the generators read):
 
 ``conv2d``            [x] -> acc (wide, signed) or, with a requantize, an 8-bit tensor.
                       params: weight (Cout, Cin, K, K); optional bias (Cout,) at the
@@ -23,6 +24,8 @@ Ops (inputs -> output):
                       (PyTorch layout), shift (Cout,); attrs kernel, stride, weight_bits,
                       weight_f, acc_bits, lo, hi.
 ``concat``            [a, b] -> channel concatenation; both inputs share one type.
+``add``               [a, b] -> 8-bit. Residual add of two tensors of one type and shape;
+                      q = clamp(rhe((a + b) * 2^-shift[c])). params: shift (C,); attrs: acc_bits, lo, hi.
 ``argmax``            [logits] -> class map (C = 1); ties go to the lowest index.
 
 Parameter dtypes are fixed per role: weights int8; shifts, BatchNorm multipliers and conv
