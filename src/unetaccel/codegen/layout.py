@@ -33,6 +33,7 @@ class Step:
     roms: dict = field(default_factory=dict)
     types: list = field(default_factory=list)
     geom: tuple = ()
+    layers: tuple = ()          # the IR layers the step covers (a conv and its BatchNorm)
 
 
 @dataclass
@@ -51,7 +52,7 @@ STEP_KINDS = {"conv_bn_relu": ("conv2d", "batchnorm"), "conv1x1_bias": ("conv2d"
 def plan(ir: IR):
     """Fuse the IR into kernel steps (STEP_KINDS); a concat becomes the two sources of the conv
     that reads it. Raises IRError naming a layer the generators cannot map."""
-    concat_of: dict[str, tuple[str, str]] = {}
+    concat_of: dict[str, tuple[str, ...]] = {}
     fused_bn: set[str] = set()
     steps: list[Step] = []
     T = ir.tensors

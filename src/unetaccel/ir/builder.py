@@ -34,7 +34,8 @@ class IRBuilder:
     def _new(self, name, shape, qtype) -> str:
         if name in self.tensors:
             raise IRError(f"tensor '{name}' defined twice")
-        self.tensors[name] = Tensor(name, tuple(int(s) for s in shape), qtype)
+        c, h, w = (int(s) for s in shape)
+        self.tensors[name] = Tensor(name, (c, h, w), qtype)
         return name
 
     def _param(self, layer, role, arr, dtype) -> str:
@@ -67,7 +68,7 @@ class IRBuilder:
         acc_bits = conv_acc_bits(xt.type, cin, k, weight_bits, bias)
         attrs = dict(kernel=k, padding=padding, stride=1, weight_bits=weight_bits,
                      weight_f=[int(v) for v in wf], acc_bits=acc_bits)
-        f_acc = int(xt.type.f) + wf
+        f_acc = xt.type.tensor_f + wf
         if out_f is None:
             out = self._new(name, (cout, *xt.shape[1:]), QType(acc_bits, True, tuple(int(v) for v in f_acc)))
         else:
@@ -117,7 +118,7 @@ class IRBuilder:
         attrs = dict(kernel=2, stride=2, weight_bits=weight_bits, weight_f=[int(v) for v in wf],
                      acc_bits=acc_bits, lo=0, hi=255)
         params = {"weight": self._param(name, "weight", weight, np.int8),
-                  "shift": self._param(name, "shift", int(xt.type.f) + wf - int(out_f), np.int32)}
+                  "shift": self._param(name, "shift", xt.type.tensor_f + wf - int(out_f), np.int32)}
         c, h, w = xt.shape
         out = self._new(name, (cout, 2 * h, 2 * w), self._out_type(out_f))
         self.layers.append(Layer(name, "conv_transpose2d", (x,), out, attrs, params))
@@ -139,7 +140,7 @@ class IRBuilder:
         c = at.shape[0]
         lo, hi = (0, 255) if relu else (-128, 127)
         attrs = dict(acc_bits=add_acc_bits(at.type, bt.type), lo=lo, hi=hi)
-        params = {"shift": self._param(name, "shift", np.full(c, int(at.type.f) - int(out_f)), np.int32)}
+        params = {"shift": self._param(name, "shift", np.full(c, at.type.tensor_f - int(out_f)), np.int32)}
         out = self._new(name, at.shape, self._out_type(out_f, signed=not relu))
         self.layers.append(Layer(name, "add", (a, b), out, attrs, params))
         return out

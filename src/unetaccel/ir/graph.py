@@ -73,9 +73,23 @@ class QType:
     def per_channel(self) -> bool:
         return isinstance(self.f, tuple)
 
+    @property
+    def tensor_f(self) -> int:
+        """The one f of a per-tensor scale (activation codes); an IRError for a per-channel one."""
+        if isinstance(self.f, tuple):
+            raise IRError(f"a per-tensor scale was expected, this type has one f per channel ({self})")
+        return self.f
+
+    @property
+    def channel_f(self) -> tuple[int, ...]:
+        """The f of each channel of a per-channel scale (accumulators)."""
+        if not isinstance(self.f, tuple):
+            raise IRError(f"a per-channel scale was expected, this type has one f ({self})")
+        return self.f
+
     def to_json(self) -> dict:
         return {"bits": self.bits, "signed": self.signed,
-                "f": list(self.f) if self.per_channel else self.f}
+                "f": list(self.f) if isinstance(self.f, tuple) else self.f}
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def _check_requant(ir: IR, lay: Layer, where: str, c_out: int, f_pre) -> None:
                       f"{y.type.bits}-bit {'signed' if y.type.signed else 'unsigned'}")
     if y.type.per_channel:
         raise IRError(f"{where}: a requantized output '{y.name}' must have one f, not one per channel")
-    want = np.broadcast_to(np.asarray(f_pre, dtype=np.int64), (c_out,)) - y.type.f
+    want = np.broadcast_to(np.asarray(f_pre, dtype=np.int64), (c_out,)) - y.type.tensor_f
     if not np.array_equal(shift.astype(np.int64), want):
         c = int(np.flatnonzero(shift != want)[0])
         raise IRError(f"{where}: params.shift[{c}] = {int(shift[c])} but the scales say "
@@ -190,7 +190,7 @@ def _conv2d_check(ir: IR, lay: Layer, where: str) -> None:
         if bias.shape != (cout,):
             raise IRError(f"{where}: params.bias has shape {list(bias.shape)}, expected [{cout}]")
     _check_acc(lay, where, conv_acc_bits(x.type, cin, k, int(a["weight_bits"]), bias))
-    f_acc = x.type.f + wf
+    f_acc = x.type.tensor_f + wf
     if lay.requantizes:
         _check_requant(ir, lay, where, cout, f_acc)
     else:
@@ -222,7 +222,7 @@ def _convt_check(ir: IR, lay: Layer, where: str) -> None:
     _, wf = _check_weight(ir, lay, where, (cin, cout, 2, 2), cout)
     _expect_shape(y, (cout, 2 * h, 2 * w), where)
     _check_acc(lay, where, convt_acc_bits(x.type, cin, int(a["weight_bits"])))
-    _check_requant(ir, lay, where, cout, x.type.f + wf)
+    _check_requant(ir, lay, where, cout, x.type.tensor_f + wf)
 
 
 def _convt_macs(ir: IR, lay: Layer) -> int:
@@ -295,7 +295,7 @@ def _add_check(ir: IR, lay: Layer, where: str) -> None:
         raise IRError(f"{where}: add inputs have shapes {list(x.shape)} and {list(b.shape)}")
     _expect_shape(ir.tensors[lay.output], x.shape, where)
     _check_acc(lay, where, add_acc_bits(x.type, b.type))
-    _check_requant(ir, lay, where, x.shape[0], x.type.f)
+    _check_requant(ir, lay, where, x.shape[0], x.type.tensor_f)
 
 
 def _argmax_check(ir: IR, lay: Layer, where: str) -> None:

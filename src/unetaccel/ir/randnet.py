@@ -12,6 +12,7 @@ that output, requantized), as ENet/ESNet-style networks have.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
@@ -70,11 +71,11 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         shift = calib(y, target, bias)
         fo = out_f() if fo is None else fo
         mf = rng.integers(5, 8, size=cout)
-        wf = shift - int(xt.type.f) - mf + fo  # choose the weights' f so the scales agree
+        wf = shift - xt.type.tensor_f - mf + fo  # choose the weights' f so the scales agree
         a = b.conv2d(f"{name}.conv", x, wt, wf, weight_bits)
         vals[a] = acc
         o = b.batchnorm(f"{name}.bn", a, mul, mf, bias, fo)
-        vals[o] = R.run_layer(_Partial(b), b.layers[-1], acc)
+        vals[o] = R.run_layer(_partial(b), b.layers[-1], acc)
         return o
 
     def block(name, x, cout):
@@ -82,11 +83,11 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
 
     def res_block(name, x):
         """x + conv_bn(x) (the branch at x's scale), requantized with a shift calibrated like the others."""
-        r = conv_bn(f"{name}.conv", x, b.t(x).shape[0], fo=int(b.t(x).type.f))
+        r = conv_bn(f"{name}.conv", x, b.t(x).shape[0], fo=b.t(x).type.tensor_f)
         total = vals[x] + vals[r]
-        fo = int(b.t(x).type.f) - max(1, int(_calib_shift(total, target).max()))  # >= 1: rounding
+        fo = b.t(x).type.tensor_f - max(1, int(_calib_shift(total, target).max()))  # >= 1: rounding
         o = b.add(f"{name}.add", x, r, fo)
-        vals[o] = R.run_layer(_Partial(b), b.layers[-1], vals[x], vals[r])
+        vals[o] = R.run_layer(_partial(b), b.layers[-1], vals[x], vals[r])
         return o
 
     x = b.input
@@ -106,10 +107,10 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         wt = rng.integers(-wmax, wmax + 1, size=(cin, cout, 2, 2))
         acc = R.conv_transpose2d_k2s2(vals[x], wt)
         shift = calib(acc, target)
-        fo = b.t(skip).type.f
-        wf = shift - int(b.t(x).type.f) + fo
+        fo = b.t(skip).type.tensor_f
+        wf = shift - b.t(x).type.tensor_f + fo
         u = b.conv_transpose(f"up{j}", x, wt, wf, fo, weight_bits)
-        vals[u] = R.run_layer(_Partial(b), b.layers[-1], vals[x])
+        vals[u] = R.run_layer(_partial(b), b.layers[-1], vals[x])
         cat = b.concat(f"cat{j}", u, skip)
         vals[cat] = np.concatenate([vals[u], vals[skip]], axis=1)
         x = block(f"dec{j}", cat, cout)
@@ -123,13 +124,18 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     y = acc + bias.reshape(1, -1, 1, 1)
     shift = calib(y, target * 1.2 if saturate else 60.0, bias)
     fo = out_f()
-    wf = shift - int(b.t(x).type.f) + fo
+    wf = shift - b.t(x).type.tensor_f + fo
     logits = b.conv2d("head", x, wt, wf, weight_bits, bias=bias, out_f=fo, out_signed=True)
     classes = b.argmax("argmax", logits)
     return b.build(logits, classes, meta={"source": "random", "seed": int(seed), "widths": list(widths),
                                           "num_classes": int(num_classes), "size": [h, w],
                                           "saturate": bool(saturate), "negative_shifts": bool(negative_shifts),
                                           "residual": bool(residual)})
+
+
+def _partial(b: IRBuilder) -> IR:
+    """The layers built so far, as far as reference.run_layer needs an IR (arrays and tensors)."""
+    return cast(IR, _Partial(b))
 
 
 class _Partial:

@@ -315,7 +315,8 @@ def _fusable_bn(ir: IR, i: int, uses: dict) -> Layer | None:
 def _run_batch(ir: IR, x: np.ndarray, trace: bool) -> Result:
     env = {ir.input: np.ascontiguousarray(x.transpose(1, 0, 2, 3), dtype=np.float32)}
     # drop tensors once their last consumer has run (memory), unless tracing
-    last_use, uses = {}, {}
+    last_use: dict[str, int] = {}
+    uses: dict[str, int] = {}
     for i, lay in enumerate(ir.layers):
         for t in lay.inputs:
             last_use[t] = i
@@ -328,7 +329,7 @@ def _run_batch(ir: IR, x: np.ndarray, trace: bool) -> Result:
             env[bn.output], acc = _conv_bn_c(ir, lay, bn, env[lay.inputs[0]], keep_acc=trace)
             if trace:
                 env[lay.output] = acc
-            done = (lay, bn)
+            done: tuple[Layer, ...] = (lay, bn)
         else:
             env[lay.output] = _layer_c(ir, lay, *(env[t] for t in lay.inputs))
             done = (lay,)

@@ -9,7 +9,7 @@ import json
 import zipfile
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -36,7 +36,8 @@ def save(ir: IR, path) -> Path:
     jpath.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
     # np.savez writes zip entries with a fixed timestamp: byte-identical for identical arrays
     with open(npath, "wb") as fh:
-        np.savez(fh, **{k: ir.arrays[k] for k in sorted(ir.arrays)})
+        arrays: dict[str, Any] = {k: ir.arrays[k] for k in sorted(ir.arrays)}
+        np.savez(fh, **arrays)
     return jpath
 
 

@@ -18,7 +18,7 @@ def summary(ir: IR, lanes=(8, 8)) -> list[dict]:
         rows.append({
             "layer": lay.name, "op": lay.op, "in": list(x.shape), "out": list(y.shape),
             "out_bits": y.type.bits, "out_signed": y.type.signed,
-            "out_f": list(y.type.f) if y.type.per_channel else y.type.f,
+            "out_f": list(y.type.channel_f) if y.type.per_channel else y.type.tensor_f,
             "acc_bits": lay.attrs.get(width) if width else None,
             "param_bytes": int(pbytes), "act_bytes": int(np.prod(y.shape) * ((y.type.bits + 7) // 8)),
             "macs": macs(ir, lay), "ideal_cycles": ideal_cycles(ir, lay, lanes),

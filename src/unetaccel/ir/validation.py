@@ -65,8 +65,8 @@ def validate(ir: IR, source: str = "IR") -> None:
     if ir.rounding != ROUNDING:
         raise IRError(f"{source}: field 'rounding' is {ir.rounding!r}; only {ROUNDING!r} is implemented")
     for name, t in ir.tensors.items():
-        if t.type.per_channel and len(t.type.f) != t.shape[0]:
-            raise IRError(f"{source}: tensors.{name}.f has {len(t.type.f)} entries for {t.shape[0]} channels")
+        if t.type.per_channel and len(t.type.channel_f) != t.shape[0]:
+            raise IRError(f"{source}: tensors.{name}.f has {len(t.type.channel_f)} entries for {t.shape[0]} channels")
     if ir.input not in ir.tensors:
         raise IRError(f"{source}: input tensor '{ir.input}' is not in 'tensors'")
     it = ir.input_tensor.type
@@ -93,9 +93,9 @@ def validate(ir: IR, source: str = "IR") -> None:
         _check_inputs(ir, lay, op, where)
         op.check(ir, lay, where)
         defined.add(lay.output)
-    for role, t in (("logits", ir.logits), ("classes", ir.classes)):
-        if t not in defined:
-            raise IRError(f"{source}: outputs.{role} '{t}' is not produced by any layer")
+    for role, out in (("logits", ir.logits), ("classes", ir.classes)):
+        if out not in defined:
+            raise IRError(f"{source}: outputs.{role} '{out}' is not produced by any layer")
     lt = ir.tensors[ir.logits]
     if not lt.type.signed or lt.type.bits > 16:
         raise IRError(f"{source}: outputs.logits '{ir.logits}' must be a signed code of at most 16 bits")
