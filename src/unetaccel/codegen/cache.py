@@ -4,9 +4,9 @@ Generated folders (BUILD/hls, BUILD/rtl) record what they were made from in a st
 (:data:`STAMP`): the IR's content (:func:`ir_digest`), the generator (:func:`generator_digest`:
 every module of unetaccel.codegen and every template file) and the options (lanes, part,
 clock, IR file name). Compiled builds (the csim binaries, the Verilator builds) are keyed by
-:func:`digest` of their source files, flags and the tool's own version (:func:`tool_version`),
+:func:`digest` of their source files, flags and the tools' versions (:func:`tool_version`),
 so a build is reused exactly while all of them are unchanged; each Verilator configuration
-has its own folder, so switching between configurations rebuilds nothing.
+has its own folder, so switching back to a configuration rebuilds nothing.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ second time. A run's data and results go to a temporary folder that is removed a
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -19,7 +20,7 @@ import numpy as np
 from .. import ir as irmod
 from ..codegen.cache import digest, generation_record, read_stamp, stale_reason, tool_version
 from ..codegen.rtl_project import check_lanes, generate_rtl
-from ..tools import ensure_verilator_on_path
+from ..tools import cxx, ensure_verilator_on_path
 
 SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
 BUILD_ARGS = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]  # waves: VCD (FST needs liblz4 headers)
@@ -49,15 +50,17 @@ def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
 
 def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_unet", sources=None):
     """Verilator build of `toplevel` (-O3) into rtl_dir/sim_build/<digest of the sources, toplevel,
-    flags, waves and Verilator's version>; a folder whose build finished is reused without
-    running Verilator again. Returns the cocotb runner and the build folder."""
+    flags, waves and the versions of Verilator, the C++ compiler and cocotb (its main and VPI
+    library are compiled in)>; a folder whose build finished is reused without running Verilator
+    again. Returns the cocotb runner and the build folder."""
     bindir = ensure_verilator_on_path()
     from cocotb_tools.runner import get_runner
     runner = get_runner("verilator")
     names = list(sources or SOURCES)
     srcs = [rtl_dir / s for s in names]
-    version = tool_version(str(bindir / "verilator"))
-    key = digest(toplevel, *BUILD_ARGS, *TIMESCALE, f"waves={bool(waves)}", version, *srcs)
+    versions = {"verilator": tool_version(str(bindir / "verilator")), "c++": tool_version(cxx()),
+                "cocotb": importlib.metadata.version("cocotb")}
+    key = digest(toplevel, *BUILD_ARGS, *TIMESCALE, f"waves={bool(waves)}", json.dumps(versions), *srcs)
     build_dir = rtl_dir / "sim_build" / key
     done = build_dir / BUILT
     if done.is_file():
@@ -67,7 +70,7 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
     runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=BUILD_ARGS,
                  timescale=TIMESCALE, waves=waves, always=True)
     done.write_text(json.dumps({"toplevel": toplevel, "sources": names, "build_args": BUILD_ARGS,
-                                "waves": bool(waves), "verilator": version}, indent=1) + "\n")
+                                "waves": bool(waves), "versions": versions}, indent=1) + "\n")
     log(f"built in {time.time() - t:.1f} s")
     return runner, build_dir
 
