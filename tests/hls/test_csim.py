@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,59 @@ def test_csim_keeps_what_generate_made(tmp_path):
     assert r.returncode == 0 and "another IR" in r.stdout, r.stdout + r.stderr
     stamp = json.loads((hls / ".generated.json").read_text())
     assert stamp["lanes"] == [8, 8] and stamp["part"] == "xcku5p-ffvb676-2-e" and stamp["clock_ns"] == 4.0
+
+
+def test_ensure_project_regenerates_when_any_generator_file_changes(tmp_path, monkeypatch):
+    """csim's reuse of BUILD/hls follows the one build cache: editing codegen/layout.py (the planner
+    and allocator the HLS project uses; the HLS key used to miss it) regenerates the project with
+    the lanes, part and clock it had; without an edit it is reused."""
+    from unetaccel.codegen import cache
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=21)
+    p = irmod.save(net, tmp_path / "run" / "model")
+    generate_hls(net, tmp_path / "b" / "hls", lanes=(4, 4), part="xcku5p-ffvb676-2-e", clock_ns=4.0)
+    logs = []
+    csim.ensure_project(p, tmp_path / "b", log=logs.append)
+    assert logs == []
+    edited = tmp_path / "edited" / "layout.py"
+    edited.parent.mkdir()
+    edited.write_bytes((Path(cache.__file__).parent / "layout.py").read_bytes() + b"# edited\n")
+    sources = [edited if f.name == "layout.py" and f.parent.name == "codegen" else f for f in cache.generator_sources()]
+    assert edited in sources
+    monkeypatch.setattr(cache, "generator_sources", lambda: sources)
+    csim.ensure_project(p, tmp_path / "b", log=logs.append)
+    assert len(logs) == 1 and "the generator changed since" in logs[0], logs
+    assert "lanes 4x4, part xcku5p-ffvb676-2-e, clock 4.0 ns" in logs[0]
+    stamp = cache.read_stamp(tmp_path / "b" / "hls")
+    assert stamp["generator"] == cache.generator_digest() and stamp["lanes"] == (4, 4)
+
+
+def test_compile_tb_is_keyed_by_sources_flags_and_compiler_version(tmp_path, monkeypatch):
+    """The g++ binary is reused while the project's sources, the flags and the compiler's version
+    are unchanged, and rebuilt when any of them changes (the compile itself is faked here)."""
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=22)
+    project = tmp_path / "hls"
+    generate_hls(net, project)
+    compiles = []
+    real_run = subprocess.run
+
+    def fake_run(cmd, **kw):
+        if "-o" not in cmd:
+            return real_run(cmd, **kw)
+        compiles.append(cmd)
+        (Path(kw["cwd"]) / cmd[cmd.index("-o") + 1]).write_text("binary")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(csim.subprocess, "run", fake_run)
+    version = ["g++ (Debian 12.2.0-14) 12.2.0"]
+    monkeypatch.setattr(csim, "tool_version", lambda program: version[0])
+    csim.compile_tb(project, "native", log=lambda *a: None)
+    csim.compile_tb(project, "native", log=lambda *a: None)
+    assert len(compiles) == 1
+    version[0] = "g++ (Debian 13.1.0-1) 13.1.0"
+    csim.compile_tb(project, "native", log=lambda *a: None)
+    assert len(compiles) == 2
+    csim.compile_tb(project, "ap", log=lambda *a: None)  # other flags: its own binary
+    assert len(compiles) == 3 and (project / "tb_ap").exists()
+    (project / "unet_top.cpp").write_text((project / "unet_top.cpp").read_text() + "// edited\n")
+    csim.compile_tb(project, "native", log=lambda *a: None)
+    assert len(compiles) == 4

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from unetaccel.codegen import hls_project as H, layout as L
-from unetaccel.codegen.render import render_to
+from unetaccel.codegen.render import render
+from unetaccel.codegen.writer import write_files
 from unetaccel.hls.csim import AP_FLAGS, CXXFLAGS
 from unetaccel.ir import reference as R
 from unetaccel.ir.arith import signed_bits
@@ -245,8 +246,8 @@ def _compile(d, source: str, mode: str):
 def _render_library(d, steps):
     ctx = {"banner": "kernel test", "pin": PIN, "pout": POUT, "in_c": 1, "in_h": 1, "in_w": 1, "num_classes": 1,
            "steps": steps, "slots": [], "acc_trace_size": 1}
-    for name in ("unet_types.h", "unet_kernels.h", "unet_config.h"):
-        render_to(f"hls_project/{name}.j2", d / name, ctx)
+    write_files(d, {name: render(f"hls_project/{name}.j2", ctx) for name in ("unet_types.h", "unet_kernels.h",
+                                                                              "unet_config.h")})
 
 
 @pytest.fixture(scope="module", params=["native", "ap"])

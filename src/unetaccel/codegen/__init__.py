@@ -1,7 +1,9 @@
 """IR -> files: the C/HLS project and the Verilog accelerator (the FSIC integration is to come).
 
-Emitters are pure functions from the IR to text, rendered from Jinja2 template files
-(templates/ beside this package). Nothing here imports torch.
+Emitters are pure functions from the IR to {relative path: text} (hls_project.emit_hls,
+rtl_project.emit_rtl), rendered from Jinja2 template files (templates/ beside this package);
+writer.write_files is the one writer (it rewrites only files whose text changed), and
+cache holds the build cache's digests and stamps. Nothing here imports torch.
 """
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ the ROM arrays, the trace table of the testbench. Deterministic output.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -16,14 +15,15 @@ from ..ir.arith import fits
 from ..ir.graph import IR, IRError
 from . import regmap
 from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
-from .render import render_to
+from .cache import generation_record, write_stamp
+from .render import render
+from .writer import write_files
 
 TEMPLATES = ("unet_types.h", "unet_kernels.h", "unet_config.h", "unet_weights.h", "unet_weights.cpp",
              "unet_top.h", "unet_top.cpp", "unet_regmap.h", "tb_unet.cpp", "run_hls.tcl", "README.md")
 DEFAULT_PART = "xc7z020clg400-1"
 DEFAULT_LANES = (8, 8)
 DEFAULT_CLOCK_NS = 10.0
-STAMP = ".generated.json"  # what generate_hls made this folder from (read by `unetaccel csim`)
 SHIFT_BITS = 7  # unet_types.h: requantization shifts are within +-40 (the IR checks it)
 
 
@@ -43,39 +43,9 @@ def _reg_value(name: str, **fields) -> int:
     return sum((int(v) & ((1 << by[k].width) - 1)) << by[k].lsb for k, v in fields.items())
 
 
-def ir_digest(ir: IR) -> str:
-    """Content hash of an IR (its description and every array)."""
-    h = hashlib.sha256(json.dumps(ir.to_json(), sort_keys=True, default=str).encode())
-    for k in sorted(ir.arrays):
-        a = np.ascontiguousarray(ir.arrays[k])
-        h.update(f"{k} {a.dtype.str} {a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
-
-
-def generator_digest() -> str:
-    """Changes whenever this generator or its templates change."""
-    from .render import TEMPLATE_DIR
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(Path(regmap.__file__).read_bytes())
-    for f in sorted((TEMPLATE_DIR / "hls_project").glob("*.j2")):
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def read_stamp(out_dir) -> dict | None:
-    """What generate_hls recorded in out_dir (None when there is no readable stamp)."""
-    try:
-        d = json.loads((Path(out_dir) / STAMP).read_text())
-        d["lanes"] = tuple(int(v) for v in d["lanes"])
-        return d
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,
-                 ir_file: str = "model.json") -> list[Path]:
-    """Write the HLS project into out_dir (BUILD/hls); returns the written files."""
+def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,
+             ir_file: str = "model.json") -> dict[str, str]:
+    """The HLS project's files, {path relative to the project folder: text}."""
     pin, pout = (int(v) for v in lanes)
     if pin < 1 or pout < 1:
         raise IRError(f"lanes {pin}x{pout}: both lane counts must be at least 1")
@@ -216,17 +186,19 @@ def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART,
         "err_bad_mode": regmap.ERRORS["bad_mode"], "err_bad_size": regmap.ERRORS["bad_size"],
         "rom_values": sum(r["words"] * r["lanes"] for r in roms),
     }
-    out_dir = Path(out_dir)
-    written = [render_to(f"hls_project/{name}.j2", out_dir / name, ctx) for name in TEMPLATES]
-    manifest = out_dir / "trace.json"
-    text = json.dumps({"ir": ir_file, "tensors": [t["name"] for t in trace_table]}, indent=1) + "\n"
-    if not manifest.exists() or manifest.read_text() != text:
-        manifest.write_text(text)
-    written.append(manifest)
-    stamp = json.dumps({"ir": ir_digest(ir), "generator": generator_digest(), "ir_file": ir_file,
-                        "lanes": [pin, pout], "part": part, "clock_ns": clock_ns}, indent=1) + "\n"
-    if not (out_dir / STAMP).exists() or (out_dir / STAMP).read_text() != stamp:
-        (out_dir / STAMP).write_text(stamp)
+    files = {name: render(f"hls_project/{name}.j2", ctx) for name in TEMPLATES}
+    files["trace.json"] = json.dumps({"ir": ir_file, "tensors": [t["name"] for t in trace_table]}, indent=1) + "\n"
+    return files
+
+
+def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,
+                 ir_file: str = "model.json") -> list[Path]:
+    """Write the HLS project into out_dir (BUILD/hls), rewriting only the files whose text changed,
+    and its stamp (what it was made from: `unetaccel csim` reads it); returns the project's files."""
+    files = emit_hls(ir, lanes, part, clock_ns, ir_file)
+    written = write_files(out_dir, files)
+    write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[int(v) for v in lanes], part=part,
+                                           clock_ns=clock_ns))
     return written
 
 

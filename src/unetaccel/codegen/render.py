@@ -1,5 +1,6 @@
 """Jinja2 rendering shared by the generators: real template files, StrictUndefined,
-deterministic output (no timestamps, sorted inputs, '\\n' line ends)."""
+deterministic output (no timestamps, sorted inputs, '\\n' line ends). Rendering returns text;
+codegen.writer puts it on disk."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -19,12 +20,3 @@ def env() -> jinja2.Environment:
 
 def render(template: str, ctx: dict) -> str:
     return env().get_template(template).render(**ctx)
-
-
-def render_to(template: str, path: Path, ctx: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = render(template, ctx)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path

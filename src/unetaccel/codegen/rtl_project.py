@@ -19,8 +19,10 @@ import numpy as np
 from ..ir.graph import IR, IRError
 from . import regmap
 from ..ir.arith import fits
+from .cache import generation_record, write_stamp
 from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
-from .render import render_to
+from .render import render
+from .writer import write_files
 
 TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v")
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
@@ -184,15 +186,13 @@ def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
                       f"{wbits}-bit weight memory")
 
 
-def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> list[Path]:
-    """Write BUILD/rtl: Verilog sources, .mem files and layout.json; returns the written files."""
+def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str]:
+    """BUILD/rtl's files, {path relative to the folder: text}: Verilog sources, .mem files and layout.json."""
     pin, pout = check_lanes(lanes)
     steps, base, depth, rows, weights, mul, bias, shift = tables(ir, lanes)
     wbits = max_weight_bits(ir)
     _check_weights_fit(weights, wbits, ir.name)
     parts = weight_parts(lanes, wbits)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     in_c, in_h, in_w = ir.tensors[ir.input].shape
     E = regmap.ERRORS
     ctx = {
@@ -210,8 +210,8 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
                       or c[0] in ("UNET_ID_VALUE", "UNET_VERSION_VALUE")],
         "build_config": (wbits << 16) | (pin << 8) | pout,
     }
-    written = [render_to(f"rtl_project/{name}.j2", out_dir / name, ctx) for name in TEMPLATES]
-    mems = {
+    files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
+    files.update({
         "weights.mem": _mem(weights, wbits),
         "bn_mul.mem": _mem(mul, 32),
         "bn_bias.mem": _mem(bias, 32),
@@ -222,10 +222,14 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
                                    "outputs": [s.output for s in steps],
                                    "act_depth_words": depth, "word_bases": base, "fields": list(FIELDS),
                                    "layers": rows}, indent=1) + "\n",
-    }
-    for name, text in mems.items():
-        p = out_dir / name
-        if not p.exists() or p.read_text() != text:
-            p.write_text(text)
-        written.append(p)
+    })
+    return files
+
+
+def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> list[Path]:
+    """Write BUILD/rtl (rewriting only the files whose text changed) and its stamp (what it was
+    made from: `unetaccel rtlsim` reads it); returns the Verilog, .mem and layout.json files."""
+    pin, pout = check_lanes(lanes)
+    written = write_files(out_dir, emit_rtl(ir, (pin, pout), ir_file))
+    write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[pin, pout]))
     return written

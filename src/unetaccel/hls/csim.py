@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import time
@@ -14,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
-from ..codegen.hls_project import (DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, generator_digest,
-                                   ir_digest, read_stamp, trace_order)
+from ..codegen.cache import digest, generator_digest, ir_digest, read_stamp, stale_reason, tool_version
+from ..codegen.hls_project import DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, trace_order
 from ..ir.data import load_val
 from ..tools import ap_types_include, cxx
 
@@ -34,20 +33,15 @@ def ensure_project(ir_path, build_dir, lanes=None, log=print) -> tuple[irmod.IR,
     """BUILD/hls for this IR. A project that `generate` (or an earlier csim) made from the same IR
     with the current generator is reused as it is (with its lanes, part and clock, and any edits
     made to it); it is regenerated when missing, made from another IR or by another generator
-    version, or when `lanes` asks for other lanes. Regenerating keeps the recorded part and clock."""
+    version (any codegen module or template changed: codegen.cache), or when `lanes` asks for
+    other lanes. Regenerating keeps the recorded part and clock."""
     net = irmod.load(ir_path)
     out = Path(build_dir).resolve() / "hls"  # absolute: the tools run with their own working folder
     stamp = read_stamp(out)
-    want_lanes = tuple(lanes) if lanes else None
-    if stamp is None:
-        why = "no generated project there"
-    elif stamp.get("ir") != ir_digest(net):
-        why = "it was generated from another IR"
-    elif stamp.get("generator") != generator_digest():
-        why = "the generator changed since"
-    elif want_lanes and want_lanes != stamp["lanes"]:
-        why = f"lanes {want_lanes[0]}x{want_lanes[1]} asked, it has {stamp['lanes'][0]}x{stamp['lanes'][1]}"
-    else:
+    want_lanes = tuple(int(v) for v in lanes) if lanes else None
+    want = {"ir": ir_digest(net), "generator": generator_digest(), **({"lanes": want_lanes} if want_lanes else {})}
+    why = stale_reason(stamp, want)
+    if why is None:
         return net, out
     keep = stamp or {}
     new_lanes = want_lanes or keep.get("lanes") or DEFAULT_LANES
@@ -58,27 +52,28 @@ def ensure_project(ir_path, build_dir, lanes=None, log=print) -> tuple[irmod.IR,
 
 
 def compile_tb(project: Path, mode: str, log=print) -> Path:
-    """g++ the testbench in one type mode; reuses the binary while the sources are unchanged."""
+    """g++ the testbench in one type mode into project/tb_<mode>; reuses the binary while its key
+    (the project's sources, the flags and the compiler's version) is unchanged."""
     exe = project / f"tb_{mode}"
     flags = CXXFLAGS + ["-DUNET_TRACE", "-I."]
     if mode == "ap":
         flags = CXXFLAGS + AP_FLAGS + ["-DUNET_TRACE", "-isystem", str(ap_types_include()), "-I."]
     elif mode != "native":
         raise CsimError(f"unknown type mode {mode!r} (native or ap)")
-    key = hashlib.sha256(" ".join(flags).encode())
-    for f in sorted(project.glob("*.h")) + [project / s for s in SOURCES]:
-        key.update(f.read_bytes())
+    compiler = cxx()
+    key = digest(compiler, tool_version(compiler), *flags, *sorted(project.glob("*.h")),
+                 *[project / s for s in SOURCES])
     stamp = project / f".tb_{mode}.key"
-    if exe.exists() and stamp.exists() and stamp.read_text() == key.hexdigest():
+    if exe.exists() and stamp.exists() and stamp.read_text() == key:
         return exe
-    cmd = [cxx(), *flags, *SOURCES, "-o", exe.name]
+    cmd = [compiler, *flags, *SOURCES, "-o", exe.name]
     log(f"compiling ({mode}): {' '.join(cmd)}")
     t = time.time()
     r = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
     if r.returncode != 0:
         raise CsimError(f"g++ failed in {project} ({mode} types):\n{r.stderr[-4000:]}")
     log(f"compiled in {time.time() - t:.1f} s")
-    stamp.write_text(key.hexdigest())
+    stamp.write_text(key)
     return exe
 
 

