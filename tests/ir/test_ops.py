@@ -33,9 +33,11 @@ def test_every_op_has_a_reference_a_step_and_kernels():
     for kind in layout.STEP_KINDS:
         assert f's.kind == "{kind}"' in hls_top, kind
         assert re.search(rf"void {kind}\(", kernels), kind
-    for key in re.findall(r"\{\{ (op_\w+) \}\}", core):
-        assert re.search(rf"\(op == OP_{key[3:].upper()}\)", core), key
-    assert len(re.findall(r"\{\{ (op_\w+) \}\}", core)) == len(layout.STEP_KINDS)
+    declared = dict((code, local) for local, code in re.findall(r"OP_(\w+) = \{\{ opcodes\.(\w+) \}\}", core))
+    for kind, code in rtl_project.OPCODE.items():
+        name = next(k for k, v in regmap.OPCODES.items() if v == code)
+        assert name in declared, (kind, name)
+        assert re.search(rf"\(op == OP_{declared[name]}\)", core), (kind, name)
 
 
 def _ir_with(net: IR, name: str, **change) -> IR:

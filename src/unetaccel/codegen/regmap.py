@@ -1,7 +1,12 @@
 """The AXI-Lite register map (DESIGN.md section 5): the single source of truth.
 
-It renders the Verilog register constants, the C header of the HLS project,
-the firmware header and a Markdown table. Nothing else spells an offset.
+Offsets, field positions and widths, access (which bits a write keeps), reset values, op
+codes, error codes and the parameter-load regions live here and nowhere else. It renders the
+Verilog register constants, write masks and field slices (codegen.rtl_project), the C header
+of the HLS project and of the RTL output (c_header(), for firmware too) and the Markdown
+table (markdown()); the generators and the testbenches build and decode register words with
+pack() / unpack() and take the writable bits from write_mask(). Nothing else spells an offset
+or a bit position.
 """
 from __future__ import annotations
 
@@ -19,10 +24,16 @@ class Field:
     lsb: int
     width: int
     doc: str = ""
+    access: str | None = None  # None: the register's; "ro" for a status bit of a writable register
+    reset: int = 0
 
     @property
     def mask(self) -> int:
         return ((1 << self.width) - 1) << self.lsb
+
+    @property
+    def msb(self) -> int:
+        return self.lsb + self.width - 1
 
 
 @dataclass(frozen=True)
@@ -38,9 +49,10 @@ class Register:
 REGISTERS: tuple[Register, ...] = (
     Register(0x000, "CTRL", "rw/sc", (
         Field("ap_start", 0, 1, "write 1 to start (self-clearing; reads 1 while running)"),
-        Field("ap_done", 1, 1, "set when a run ends or a start is rejected; stays set until the next accepted start"),
-        Field("ap_idle", 2, 1, "engine idle"),
-        Field("ap_error", 3, 1, "set with ap_done when the run was rejected or aborted"),
+        Field("ap_done", 1, 1, "set when a run ends or a start is rejected; stays set until the next accepted start",
+              "ro"),
+        Field("ap_idle", 2, 1, "engine idle", "ro", reset=1),
+        Field("ap_error", 3, 1, "set with ap_done when the run was rejected or aborted", "ro"),
     ), "control and status"),
     Register(0x004, "GIE", "rw", (Field("enable", 0, 1),), "global interrupt enable"),
     Register(0x008, "IER", "rw", (Field("done", 0, 1),), "done interrupt enable"),
@@ -75,8 +87,8 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x070, "CYCLES_LO", "ro", (Field("value", 0, 32),), "cycles of the last run, low word"),
     Register(0x074, "CYCLES_HI", "ro", (Field("value", 0, 32),), "cycles of the last run, high word"),
     Register(0x080, "ERROR", "ro", (Field("code", 0, 8),), "why the last start was rejected or aborted"),
-    Register(0x0F0, "ID", "ro", (Field("value", 0, 32),), 'ID: "UNET" in ASCII'),
-    Register(0x0F4, "VERSION", "ro", (Field("value", 0, 32),), "version (major.minor, 16.16)"),
+    Register(0x0F0, "ID", "ro", (Field("value", 0, 32, reset=ID_VALUE),), 'ID: "UNET" in ASCII'),
+    Register(0x0F4, "VERSION", "ro", (Field("value", 0, 32, reset=VERSION_VALUE),), "version (major.minor, 16.16)"),
     Register(0x0F8, "CONFIG", "ro", (Field("pout", 0, 8), Field("pin", 8, 8), Field("weight_bits", 16, 8)),
              "build config: lanes and the weight width"),
     Register(0x100, "WLOAD_ADDR", "rw", (Field("index", 0, 28, "weights: the weight word; other regions: "
@@ -116,22 +128,89 @@ ERRORS: dict[str, int] = {
 }
 
 
+WRITABLE = ("rw", "rw/sc", "w1c", "wo")  # accesses whose bits a write reaches
+WORD_BITS = 32
+
+
 def by_name(name: str) -> Register:
     for r in REGISTERS:
         if r.name == name:
             return r
-    raise KeyError(name)
+    raise KeyError(f"register map: no register {name!r} (registers: {', '.join(r.name for r in REGISTERS)})")
+
+
+def field(reg: str, name: str) -> Field:
+    """The field `name` of register `reg`."""
+    r = by_name(reg)
+    for f in r.fields:
+        if f.name == name:
+            return f
+    raise KeyError(f"register map: {reg} has no field {name!r} (fields: {', '.join(f.name for f in r.fields)})")
+
+
+def fields() -> dict[str, dict[str, Field]]:
+    """Every field by register and field name (the templates' view: fields.CTRL.ap_start.lsb)."""
+    return {r.name: {f.name: f for f in r.fields} for r in REGISTERS}
+
+
+def access(reg: str, name: str) -> str:
+    """The access of one field: its own, else its register's."""
+    return field(reg, name).access or by_name(reg).access
+
+
+def write_mask(name: str) -> int:
+    """The bits of register `name` a write reaches (its writable fields; 0 for a read-only one).
+    For an "rw" register these are exactly the bits that read back what was written."""
+    return sum(f.mask for f in by_name(name).fields if (f.access or by_name(name).access) in WRITABLE)
+
+
+def reset_value(name: str) -> int:
+    """The register's value after reset (CONFIG and NUM_LAYERS are the build's, not reset values)."""
+    return sum(f.reset << f.lsb for f in by_name(name).fields)
+
+
+def pack(name: str, **fields: int) -> int:
+    """A register word from field values by name, e.g. pack("CONFIG", pin=8, pout=8, weight_bits=5);
+    fields not given are 0. A value that does not fit its field is refused."""
+    word = 0
+    for k, v in fields.items():
+        f = field(name, k)
+        v = int(v)
+        if not 0 <= v < 1 << f.width:
+            raise ValueError(f"register map: {name}.{k} = {v} does not fit its {f.width} bits")
+        word |= v << f.lsb
+    return word
+
+
+def unpack(name: str, word: int) -> dict[str, int]:
+    """The field values of a register word, by name (bits outside the fields are ignored)."""
+    word = int(word)
+    return {f.name: (word >> f.lsb) & ((1 << f.width) - 1) for f in by_name(name).fields}
 
 
 def markdown() -> str:
     lines = ["| offset | name | access | fields | meaning |", "|---|---|---|---|---|"]
     for r in REGISTERS:
-        fields = ", ".join(f"[{f.lsb + f.width - 1}:{f.lsb}] {f.name}" if f.width > 1 else f"[{f.lsb}] {f.name}"
-                           for f in r.fields)
+        fields = ", ".join((f"[{f.msb}:{f.lsb}] {f.name}" if f.width > 1 else f"[{f.lsb}] {f.name}")
+                           + (f" ({f.access})" if f.access else "") for f in r.fields)
         lines.append(f"| 0x{r.offset:03X} | {r.name} | {r.access} | {fields} | {r.doc} |")
     lines += ["", "Op codes (single layer): " + ", ".join(f"{k} = {v}" for k, v in OPCODES.items()),
               "", "Error codes (0x080): " + ", ".join(f"{k} = {v}" for k, v in ERRORS.items())]
     return "\n".join(lines) + "\n"
+
+
+def c_header(banner: str) -> str:
+    """unet_regmap.h: every constant() as a #define, for the HLS project, the RTL output and
+    firmware (the C view of this description)."""
+    lines = [f"// {banner}",
+             "// The AXI-Lite register map, rendered from unetaccel.codegen.regmap (the single source",
+             "// of truth shared with the RTL and the firmware). FSIC sees the user project at",
+             f"// UNET_FSIC_BASE with a {ADDR_BITS}-bit offset.",
+             "#ifndef UNET_REGMAP_H",
+             "#define UNET_REGMAP_H", ""]
+    for name, value, doc in constants():
+        lines.append(f"#define {name:<36s} 0x{value:08X}u" + (f"  /* {doc} */" if doc else ""))
+    return "\n".join(lines) + "\n\n#endif\n"
 
 
 def constants(prefix: str = "UNET_") -> list[tuple[str, int, str]]:

@@ -2,12 +2,16 @@
 
 Driven by environment variables set by :mod:`unetaccel.rtl_sim.runner`:
 UNETACCEL_TB_DATA (an .npz with `images` uint8 N x C x H x W, `classes`, `logits`),
-UNETACCEL_TB_RESULT (JSON written with per-image results), UNETACCEL_TB_LOGITS (0/1),
+UNETACCEL_TB_RESULT (optional: JSON written with per-image results), UNETACCEL_TB_LOGITS (0/1),
 UNETACCEL_TB_PAUSE ('', 'idle', 'bp' or 'idle,bp': idle gaps on the input stream,
 backpressure on the output), UNETACCEL_TB_LAYOUT (the generated layout.json: layer table).
 The .npz may also hold `layer_<i>` (the reference output of table row i, N x C x H x W) and
 `wl_<region>` (words for the run-time parameter load path, written before the images).
 The model is the NumPy reference (its outputs are in the .npz); the checker is in order.
+Every test asserts on what it compares: test_network fails on any image whose output differs
+from the .npz, whose ERROR is not none or whose CTRL is not done + idle; test_single_layer on
+any such layer. The results are written first, so a failed run still reports every image.
+Register words are built and read with unetaccel.codegen.regmap (pack / unpack).
 """
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 from unetaccel.codegen import regmap
 
 R = {r.name: r.offset for r in regmap.REGISTERS}
+START = regmap.pack("CTRL", ap_start=1)
+CLEAR_DONE = regmap.pack("ISR", done=1)
+CTRL_BITS = sum(f.mask for f in regmap.by_name("CTRL").fields)
 
 
 class TB:
@@ -70,10 +77,9 @@ def compare_stream(got: bytes, want: bytes):
 
 async def run_image(tb: TB, img: np.ndarray, logits: bool):
     """Start, stream the image (HWC bytes), collect the output frame, wait for done."""
-    await tb.write("MODE", 2 if logits else 0)
-    await tb.write("GIE", 1)
-    await tb.write("IER", 1)
-    await tb.write("CTRL", 1)
+    await tb.write("MODE", regmap.pack("MODE", logits=int(logits)))
+    await enable_interrupt(tb)
+    await tb.write("CTRL", START)
     frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
     out = await tb.sink.recv()
@@ -82,8 +88,19 @@ async def run_image(tb: TB, img: np.ndarray, logits: bool):
     ctrl = await tb.axil.read_dword(R["CTRL"])
     cycles = (await tb.axil.read_dword(R["CYCLES_HI"])) << 32 | await tb.axil.read_dword(R["CYCLES_LO"])
     err = await tb.axil.read_dword(R["ERROR"])
-    await tb.write("ISR", 1)
+    await tb.write("ISR", CLEAR_DONE)
     return bytes(out.tdata), ctrl, cycles, err
+
+
+async def enable_interrupt(tb: TB):
+    """GIE and IER on: the done interrupt (irq) is raised at the end of each run."""
+    await tb.write("GIE", regmap.pack("GIE", enable=1))
+    await tb.write("IER", regmap.pack("IER", done=1))
+
+
+def ended_cleanly(ctrl: int) -> bool:
+    """CTRL after a run that completed without error: done and idle, no error, not running."""
+    return ctrl & CTRL_BITS == regmap.pack("CTRL", ap_done=1, ap_idle=1)
 
 
 def _layout():
@@ -126,13 +143,14 @@ async def load_parameters(tb: TB, data):
     parts = _layout()["weight_parts"]
     for name, region in regmap.WLOAD_REGIONS.items():
         words = data[f"wl_{name}"]
-        await tb.write("WLOAD_ADDR", region << 28)
+        await tb.write("WLOAD_ADDR", regmap.pack("WLOAD_ADDR", region=region))
         for v in words.tolist():
             await tb.write("WLOAD_DATA", int(v))
         n += len(words)
         entries = len(words) // parts if name == "weights" else len(words)
         got = await tb.read("WLOAD_ADDR")
-        assert got == (region << 28) + entries, f"WLOAD_ADDR {got:#x} after {len(words)} writes to {name}"
+        assert got == regmap.pack("WLOAD_ADDR", region=region, index=entries), \
+            f"WLOAD_ADDR {got:#x} after {len(words)} writes to {name}"
     return n
 
 
@@ -164,10 +182,15 @@ async def test_network(dut):
                                   "mismatches": mism, "first": first, "cycles": cycles, "ctrl": ctrl, "error": err,
                                   "profile": layer_cycles(events, nl)})
         dut._log.info("image %d: %d mismatches, %d cycles", i, mism, cycles)
-    assert tb.sink.empty(), "output beats left over in the sink"
-    with open(os.environ["UNETACCEL_TB_RESULT"], "w") as fh:
-        json.dump(results, fh)
+    leftover = not tb.sink.empty()
+    _write_result(results)
     await Timer(1, "ns")
+    # the verdict, after the results are written: every image exact, no error, a clean end
+    bad = [f"image {r['index']}: {r['mismatches']} mismatching bytes (of {r['expected_bytes']}, first {r['first']}), "
+           f"ERROR {r['error']}, CTRL {r['ctrl']:#x}" for r in results["images"]
+           if r["mismatches"] or r["error"] != regmap.ERRORS["none"] or not ended_cleanly(r["ctrl"])]
+    assert not bad, "; ".join(bad)
+    assert not leftover, "output beats left over in the sink"
 
 
 def _expected(i, classes):
@@ -185,19 +208,33 @@ def _hwc(a: np.ndarray) -> bytes:
     return (np.ascontiguousarray(np.asarray(a).transpose(1, 2, 0)).ravel() & 0xFF).astype(np.uint8).tobytes()
 
 
+def _write_result(results: dict) -> None:
+    """result.json for the caller (rtlsim prints from it), when one is asked for."""
+    path = os.environ.get("UNETACCEL_TB_RESULT")
+    if path:
+        with open(path, "w") as fh:
+            json.dump(results, fh)
+
+
+def single_mode(load: bool = False, store: bool = False) -> int:
+    """MODE for a single-layer run: optionally take the source tensor from, and send the output on,
+    the streams."""
+    return regmap.pack("MODE", single_layer=1, load=int(load), store=int(store))
+
+
 async def program_layer(tb: TB, row: dict, mode: int):
     """The single-layer registers from one layer-table row (DESIGN.md section 5)."""
     cin = row["cin0"] + row["cin1"]
-    await tb.write("OPCODE", row["op"])
-    await tb.write("DIM", row["h"] << 16 | row["w"])
-    await tb.write("KERNEL", row["k"] << 16 | row["pad"])
-    await tb.write("CHANNELS", cin << 16 | row["cout"])
-    await tb.write("SRC_BASE", row["src0"])
-    await tb.write("SKIP_BASE", row["src1"])
-    await tb.write("DST_BASE", row["dst"])
-    await tb.write("WGT_BASE", row["wbase"])
-    await tb.write("BN_BASE", row["pbase"])
-    await tb.write("QUANT", (row["cin0"] << 16 if row["cin1"] else 0) | (1 if row["lo"] < 0 else 0))
+    await tb.write("OPCODE", regmap.pack("OPCODE", op=row["op"]))
+    await tb.write("DIM", regmap.pack("DIM", height=row["h"], width=row["w"]))
+    await tb.write("KERNEL", regmap.pack("KERNEL", kernel_size=row["k"], padding=row["pad"]))
+    await tb.write("CHANNELS", regmap.pack("CHANNELS", in_channels=cin, out_channels=row["cout"]))
+    await tb.write("SRC_BASE", regmap.pack("SRC_BASE", addr=row["src0"]))
+    await tb.write("SKIP_BASE", regmap.pack("SKIP_BASE", addr=row["src1"]))
+    await tb.write("DST_BASE", regmap.pack("DST_BASE", addr=row["dst"]))
+    await tb.write("WGT_BASE", regmap.pack("WGT_BASE", addr=row["wbase"]))
+    await tb.write("BN_BASE", regmap.pack("BN_BASE", addr=row["pbase"]))
+    await tb.write("QUANT", regmap.pack("QUANT", split=row["cin0"] if row["cin1"] else 0, signed=int(row["lo"] < 0)))
     await tb.write("MODE", mode)
 
 
@@ -210,16 +247,16 @@ async def test_single_layer(dut):
     rows = _layout()["layers"]
     tb = TB(dut)
     await tb.reset()
-    await tb.write("GIE", 1)
-    await tb.write("IER", 1)
+    await enable_interrupt(tb)
     results = {"images": []}
     for n, img in enumerate(data["images"]):
         layers = []
         for i, row in enumerate(rows):
             load = i == 0
-            await program_layer(tb, row, 1 | (4 if load else 0) | 8)
-            assert await tb.read("DIM") == row["h"] << 16 | row["w"]
-            await tb.write("CTRL", 1)
+            await program_layer(tb, row, single_mode(load=load, store=True))
+            dim = regmap.unpack("DIM", await tb.read("DIM"))
+            assert dim == {"height": row["h"], "width": row["w"]}, f"layer {i}: DIM reads {dim}"
+            await tb.write("CTRL", START)
             if load:
                 await tb.source.send(AxiStreamFrame(_hwc(img)))
             out = await tb.sink.recv()
@@ -227,7 +264,7 @@ async def test_single_layer(dut):
             err = await tb.read("ERROR")
             ctrl = await tb.read("CTRL")
             cycles = await tb.read("CYCLES_LO")
-            await tb.write("ISR", 1)
+            await tb.write("ISR", CLEAR_DONE)
             mism, first = compare_stream(bytes(out.tdata), _hwc(data[f"layer_{i}"][n]))
             if mism:
                 dut._log.error("image %d layer %d (%s): %d mismatches, first %s", n, i, _layout()["steps"][i],
@@ -238,19 +275,25 @@ async def test_single_layer(dut):
                                   "mismatches": sum(x["mismatches"] for x in layers)})
         dut._log.info("image %d: single-layer mode, %d layers, %d mismatches", n, len(rows),
                       results["images"][-1]["mismatches"])
-    with open(os.environ["UNETACCEL_TB_RESULT"], "w") as fh:
-        json.dump(results, fh)
+    _write_result(results)
+    # the verdict, after the results are written: every layer of every image exact, no error
+    bad = [f"image {im['index']} layer {x['layer']} ({_layout()['steps'][x['layer']]}): {x['mismatches']} "
+           f"mismatching bytes (first {x['first']}), ERROR {x['error']}, CTRL {x['ctrl']:#x}"
+           for im in results["images"] for x in im["layers"]
+           if x["mismatches"] or x["error"] != regmap.ERRORS["none"] or not ended_cleanly(x["ctrl"])]
+    assert not bad, "; ".join(bad)
 
 
 async def _expect_rejected(tb: TB, what: str, code: str):
-    await tb.write("CTRL", 1)
+    await tb.write("CTRL", START)
     await ClockCycles(tb.dut.clk, 20)
     ctrl = await tb.read("CTRL")
-    assert ctrl & 0b1111 == 0b1110, f"{what}: CTRL {ctrl:#x}, expected done, idle and error after a rejected start"
+    assert ctrl & CTRL_BITS == regmap.pack("CTRL", ap_done=1, ap_idle=1, ap_error=1), \
+        f"{what}: CTRL {ctrl:#x}, expected done, idle and error after a rejected start"
     got = await tb.read("ERROR")
     assert got == regmap.ERRORS[code], f"{what}: error code {got}, expected {code} ({regmap.ERRORS[code]})"
     assert tb.dut.irq.value == 1, f"{what}: no interrupt"
-    await tb.write("ISR", 1)
+    await tb.write("ISR", CLEAR_DONE)
     assert tb.dut.irq.value == 0, f"{what}: the interrupt stays raised after ISR was cleared"
 
 
@@ -281,19 +324,18 @@ async def test_bad_register_values(dut):
     ]
     tb = TB(dut)
     await tb.reset()
-    await tb.write("GIE", 1)
-    await tb.write("IER", 1)
+    await enable_interrupt(tb)
     for what, row, change, code in cases:
-        await program_layer(tb, {**row, **change}, 1)
+        await program_layer(tb, {**row, **change}, single_mode())
         await _expect_rejected(tb, what, code)
-    # a concat split beyond the channel count (QUANT[31:16] > CHANNELS[31:16])
-    await program_layer(tb, conv, 1)
-    await tb.write("QUANT", (conv["cin0"] + conv["cin1"] + 1) << 16)
+    # a concat split beyond the channel count (QUANT.split > CHANNELS.in_channels)
+    await program_layer(tb, conv, single_mode())
+    await tb.write("QUANT", regmap.pack("QUANT", split=conv["cin0"] + conv["cin1"] + 1))
     await _expect_rejected(tb, "concat split beyond the channels", "bad_channels")
     dut._log.info("%d bad configurations rejected", len(cases) + 1)
     await tb.write("MODE", 0)
     got, ctrl, cycles, err = await run_image(tb, data["images"][0], False)
-    assert got == _expected(0, data["classes"]) and err == 0 and ctrl & 0b1000 == 0
+    assert got == _expected(0, data["classes"]) and err == 0 and ended_cleanly(ctrl)
 
 
 async def _expect_zero_frame(tb: TB, what: str, nbytes: int):
@@ -304,8 +346,9 @@ async def _expect_zero_frame(tb: TB, what: str, nbytes: int):
     got = bytes(out.tdata)
     assert len(got) == nbytes + (-nbytes % 4) and not any(got), f"{what}: expected {nbytes} zero bytes, got {got[:16]!r}..."
     assert await tb.read("ERROR") == regmap.ERRORS["bad_size"], f"{what}: ERROR is not bad_size"
-    assert (await tb.read("CTRL")) & 0b1110 == 0b1110, f"{what}: CTRL is not done + idle + error"
-    await tb.write("ISR", 1)
+    assert (await tb.read("CTRL")) & CTRL_BITS == regmap.pack("CTRL", ap_done=1, ap_idle=1, ap_error=1), \
+        f"{what}: CTRL is not done + idle + error"
+    await tb.write("ISR", CLEAR_DONE)
 
 
 @cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
@@ -317,34 +360,33 @@ async def test_start_while_busy_and_early_tlast(dut):
     img = data["images"][0]
     tb = TB(dut)
     await tb.reset()
-    await tb.write("GIE", 1)
-    await tb.write("IER", 1)
+    await enable_interrupt(tb)
     await tb.write("MODE", 0)
-    await tb.write("CTRL", 1)
-    await tb.write("CTRL", 1)  # while busy: ignored
+    await tb.write("CTRL", START)
+    await tb.write("CTRL", START)  # while busy: ignored
     frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
-    await tb.write("CTRL", 1)  # still busy
+    await tb.write("CTRL", START)  # still busy
     out = await tb.sink.recv()
     await _wait_done(tb)
     assert bytes(out.tdata) == _expected(0, data["classes"])
     assert tb.sink.empty()
-    await tb.write("ISR", 1)
+    await tb.write("ISR", CLEAR_DONE)
     npix = img.shape[1] * img.shape[2]
     # a short frame: TLAST on beat 1 of many
-    await tb.write("CTRL", 1)
+    await tb.write("CTRL", START)
     await tb.source.send(AxiStreamFrame(bytes(8)))
     await _expect_zero_frame(tb, "early TLAST", npix)
     # a long frame: no TLAST on the last beat the image needs; three beats more, then TLAST
-    await tb.write("CTRL", 1)
+    await tb.write("CTRL", START)
     await tb.source.send(AxiStreamFrame(bytes(img.size + (-img.size % 4) + 12)))
     await _expect_zero_frame(tb, "missing TLAST", npix)
     await with_timeout(tb.source.wait(), 1000, "ns")  # the whole long frame was taken
     assert tb.source.empty() and tb.source.idle()
     # single-layer mode loading its source tensor: the zero frame is the layer's output size
     row = _layout()["layers"][0]
-    await program_layer(tb, row, 1 | 4 | 8)
-    await tb.write("CTRL", 1)
+    await program_layer(tb, row, single_mode(load=True, store=True))
+    await tb.write("CTRL", START)
     await tb.source.send(AxiStreamFrame(bytes(4)))
     await _expect_zero_frame(tb, "single layer, early TLAST", row["cout"] * row["h"] * row["w"])
     got, ctrl, cycles, err = await run_image(tb, img, False)
@@ -360,15 +402,14 @@ async def test_reset_mid_run(dut):
     tb = TB(dut)
     await tb.reset()
     await tb.write("MODE", 0)
-    await tb.write("CTRL", 1)
+    await tb.write("CTRL", START)
     frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
     await tb.source.wait()
     await ClockCycles(dut.clk, 200)
-    assert (await tb.read("CTRL")) & 1, "the engine should be busy mid-run"
+    assert regmap.unpack("CTRL", await tb.read("CTRL"))["ap_start"], "the engine should be busy mid-run"
     await tb.reset()
-    assert (await tb.read("CTRL")) & 0b101 == 0b100, "idle after reset"
-    await tb.write("GIE", 1)
-    await tb.write("IER", 1)
+    assert (await tb.read("CTRL")) & CTRL_BITS == regmap.reset_value("CTRL"), "idle after reset"
+    await enable_interrupt(tb)
     got, ctrl, cycles, err = await run_image(tb, img, False)
     assert got == _expected(0, data["classes"]) and err == 0

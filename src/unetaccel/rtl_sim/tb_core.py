@@ -88,7 +88,7 @@ async def test_core_whole_network(dut):
         await c.start(False)
         await c.source.send(AxiStreamFrame(_hwc(img)))
         out = await c.sink.recv()
-        assert await c.wait_done() == 0
+        assert await c.wait_done() == regmap.ERRORS["none"], f"image {i}: error {c.err}"
         mism, first = compare_stream(bytes(out.tdata), data["classes"][i].astype(np.uint8).tobytes())
         assert mism == 0, f"image {i}: {mism} mismatching bytes, first {first}"
         assert dut.busy.value == 0
@@ -107,7 +107,7 @@ async def test_core_each_layer(dut):
         if i == 0:
             await c.source.send(AxiStreamFrame(_hwc(img)))
         out = await c.sink.recv()
-        assert await c.wait_done() == 0, f"layer {i}: error {c.err}"
+        assert await c.wait_done() == regmap.ERRORS["none"], f"layer {i}: error {c.err}"
         mism, first = compare_stream(bytes(out.tdata), _hwc(data[f"layer_{i}"][0]))
         assert mism == 0, f"layer {i}: {mism} mismatching bytes, first {first}"
 
@@ -121,7 +121,7 @@ async def test_core_rejects_and_recovers(dut):
     conv = next(r for r in rows if r["op"] == regmap.OPCODES["conv_bn"])
     c = Core(dut)
     await c.reset()
-    for change, code in (({"op": 7}, "bad_opcode"), ({"k": 5}, "bad_kernel"), ({"w": 0}, "bad_size"),
+    for change, code in (({"op": max(regmap.OPCODES.values()) + 1}, "bad_opcode"), ({"k": 5}, "bad_kernel"), ({"w": 0}, "bad_size"),
                          ({"cout": 0}, "bad_channels"), ({"dst": 1 << 30}, "bad_address")):
         await c.start(True, {**conv, **change}, load=True, store=True)
         assert await c.wait_done(limit=100) == regmap.ERRORS[code], f"{change}: error {c.err}, expected {code}"
@@ -129,5 +129,5 @@ async def test_core_rejects_and_recovers(dut):
     await c.start(False)
     await c.source.send(AxiStreamFrame(_hwc(data["images"][0])))
     out = await c.sink.recv()
-    assert await c.wait_done() == 0
+    assert await c.wait_done() == regmap.ERRORS["none"]
     assert compare_stream(bytes(out.tdata), data["classes"][0].astype(np.uint8).tobytes())[0] == 0

@@ -17,11 +17,21 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from unetaccel.codegen import regmap
 
 R = {r.name: r.offset for r in regmap.REGISTERS}
-# writable registers and the bits they keep
-RW_MASKS = {"GIE": 0x1, "IER": 0x1, "DIM": 0xFFFFFFFF, "KERNEL": 0xFFFFFFFF, "CHANNELS": 0xFFFFFFFF,
-            "MODE": 0xF, "OPCODE": 0xFF, "SRC_BASE": 0xFFFFFFFF, "SKIP_BASE": 0xFFFFFFFF,
-            "DST_BASE": 0xFFFFFFFF, "WGT_BASE": 0xFFFFFFFF, "BN_BASE": 0xFFFFFFFF, "QUANT": 0xFFFF0001,
-            "WLOAD_ADDR": 0xFFFFFFFF}
+# read/write registers and the bits they keep (their writable fields)
+RW_MASKS = {r.name: regmap.write_mask(r.name) for r in regmap.REGISTERS if r.access == "rw"}
+READ_ONLY = [r.name for r in regmap.REGISTERS if r.access == "ro"]
+# offsets the map leaves free: the first gap and the last word of the address space
+UNMAPPED = [next(a for a in range(0, 1 << regmap.ADDR_BITS, 4) if a not in R.values()),
+            (1 << regmap.ADDR_BITS) - 4]
+CTRL_BITS = sum(f.mask for f in regmap.by_name("CTRL").fields)
+START = regmap.pack("CTRL", ap_start=1)
+# a run's cycle count (CYCLES_LO/HI) is the cycles `busy` was high plus the cycle of the done pulse
+DONE_CYCLE = 1
+
+
+def ctrl(**bits) -> int:
+    """The CTRL status word with the given bits set (the others 0)."""
+    return regmap.pack("CTRL", **bits)
 
 
 class Engine:
@@ -77,77 +87,88 @@ async def test_identity_and_read_write(dut):
     read-only registers ignore writes; an unmapped offset reads 0."""
     e = Engine(dut)
     await e.reset()
-    assert await e.rd("ID") == regmap.ID_VALUE
-    assert await e.rd("VERSION") == regmap.VERSION_VALUE
+    assert await e.rd("ID") == regmap.ID_VALUE == regmap.reset_value("ID")
+    assert await e.rd("VERSION") == regmap.VERSION_VALUE == regmap.reset_value("VERSION")
     layout = json.load(open(os.environ["UNETACCEL_TB_LAYOUT"]))
     lanes = layout["lanes"]
-    assert await e.rd("CONFIG") == layout["weight_bits"] << 16 | lanes[0] << 8 | lanes[1]
-    assert await e.rd("NUM_LAYERS") == len(layout["layers"])
+    config = await e.rd("CONFIG")
+    assert config == regmap.pack("CONFIG", pin=lanes[0], pout=lanes[1], weight_bits=layout["weight_bits"]), \
+        f"CONFIG {config:#x} = {regmap.unpack('CONFIG', config)}"
+    assert await e.rd("NUM_LAYERS") == regmap.pack("NUM_LAYERS", count=len(layout["layers"]))
+    for name in ("CTRL", *RW_MASKS, "ISR", "LAYER", "CYCLES_LO", "CYCLES_HI", "ERROR"):
+        got = await e.rd(name)
+        assert got == regmap.reset_value(name), f"{name} after reset: {got:#x}, expected {regmap.reset_value(name):#x}"
     for i, (name, mask) in enumerate(RW_MASKS.items()):
         for value in (0xFFFFFFFF, 0xA5A5A5A5 ^ i, 0):
             await e.wr(name, value)
             got = await e.rd(name)
             if name in ("DIM", "KERNEL", "CHANNELS"):
-                await e.wr("MODE", 1)  # single layer: the written value reads back
+                await e.wr("MODE", regmap.pack("MODE", single_layer=1))  # single layer: the written value reads back
                 got = await e.rd(name)
                 await e.wr("MODE", 0)
             assert got == value & mask, f"{name}: wrote {value:#x}, read {got:#x}, expected {value & mask:#x}"
-    for name in ("ID", "VERSION", "CONFIG", "LAYER", "NUM_LAYERS", "CYCLES_LO", "ERROR"):
+    for name in READ_ONLY:
         before = await e.rd(name)
         await e.wr(name, 0x12345678)
         assert await e.rd(name) == before, f"{name} is read-only"
-    assert await e.axil.read_dword(0x0FC) == 0
+    for addr in UNMAPPED:
+        await e.axil.write_dword(addr, 0xFFFFFFFF)
+        assert await e.axil.read_dword(addr) == 0, f"unmapped offset {addr:#x} reads non-zero"
     assert e.starts == 0
 
 
 @cocotb.test()
 async def test_start_done_interrupt_and_cycles(dut):
     """A start pulses once and only when idle; done sets ap_done (and ap_error with an error
-    code), raises the interrupt when enabled, W1C clears it; the cycle counter counts the run."""
+    code), raises the interrupt when enabled, W1C clears it; the cycle counter counts the run
+    exactly: the cycles busy was high plus the done cycle."""
     e = Engine(dut)
     await e.reset()
-    assert await e.rd("CTRL") & 0b1111 == 0b0100  # idle
-    await e.wr("GIE", 1)
-    await e.wr("IER", 1)
-    await e.wr("CTRL", 1)
+    assert await e.rd("CTRL") & CTRL_BITS == ctrl(ap_idle=1)
+    await e.wr("GIE", regmap.pack("GIE", enable=1))
+    await e.wr("IER", regmap.pack("IER", done=1))
+    await e.wr("CTRL", START)
     await ClockCycles(dut.clk, 2)
     assert e.starts == 1
     await e.finish_run(37)
     await ClockCycles(dut.clk, 2)
-    ctrl = await e.rd("CTRL")
-    assert ctrl & 0b1111 == 0b0110, f"CTRL {ctrl:#x}: expected done + idle"
+    got = await e.rd("CTRL")
+    assert got & CTRL_BITS == ctrl(ap_done=1, ap_idle=1), f"CTRL {got:#x}: expected done + idle"
     assert dut.irq.value == 1
     cycles = await e.rd("CYCLES_LO")
-    assert 37 <= cycles <= 37 + 4, f"CYCLES {cycles} for a 37-cycle run"
+    assert cycles == 37 + DONE_CYCLE, f"CYCLES {cycles} for a run busy 37 cycles, expected {37 + DONE_CYCLE}"
     assert await e.rd("CYCLES_HI") == 0
     await e.wr("ISR", 0)  # W1C: writing 0 changes nothing
     assert dut.irq.value == 1
-    await e.wr("ISR", 1)
+    await e.wr("ISR", regmap.pack("ISR", done=1))
     assert dut.irq.value == 0
     # a start while busy is ignored
-    await e.wr("CTRL", 1)
+    await e.wr("CTRL", START)
     await ClockCycles(dut.clk, 2)
     assert e.starts == 2
     dut.busy.value = 1
-    await e.wr("CTRL", 1)
+    await e.wr("CTRL", START)
     await ClockCycles(dut.clk, 3)
     assert e.starts == 2, "a start while busy must not pulse"
-    assert await e.rd("CTRL") & 0b101 == 0b001  # running, not idle
+    running = regmap.field("CTRL", "ap_start").mask | regmap.field("CTRL", "ap_idle").mask
+    assert await e.rd("CTRL") & running == ctrl(ap_start=1)  # running, not idle
     dut.busy.value = 0
     await e.finish_run(5, err=regmap.ERRORS["bad_size"])
-    ctrl = await e.rd("CTRL")
-    assert ctrl & 0b1110 == 0b1110, f"CTRL {ctrl:#x}: expected done + idle + error"
-    assert await e.rd("ERROR") == regmap.ERRORS["bad_size"]
+    got = await e.rd("CTRL")
+    assert got & CTRL_BITS == ctrl(ap_done=1, ap_idle=1, ap_error=1), f"CTRL {got:#x}: expected done + idle + error"
+    assert await e.rd("ERROR") == regmap.pack("ERROR", code=regmap.ERRORS["bad_size"])
     # the next accepted start clears done and error
-    await e.wr("CTRL", 1)
-    assert await e.rd("CTRL") & 0b1010 == 0
+    await e.wr("CTRL", START)
+    assert regmap.unpack("CTRL", await e.rd("CTRL"))["ap_done"] == 0
+    assert regmap.unpack("CTRL", await e.rd("CTRL"))["ap_error"] == 0
+    assert await e.rd("ERROR") == regmap.ERRORS["none"]
     await e.finish_run(3)
     # interrupt masked when GIE is off
-    await e.wr("ISR", 1)
+    await e.wr("ISR", regmap.pack("ISR", done=1))
     await e.wr("GIE", 0)
-    await e.wr("CTRL", 1)
+    await e.wr("CTRL", START)
     await e.finish_run(3)
-    assert await e.rd("ISR") == 1 and dut.irq.value == 0
+    assert await e.rd("ISR") == regmap.pack("ISR", done=1) and dut.irq.value == 0
 
 
 @cocotb.test()
@@ -157,17 +178,17 @@ async def test_geometry_readback_and_parameter_load(dut):
     ignores writes while busy."""
     e = Engine(dut)
     await e.reset()
-    dut.cur_dim.value = 64 << 16 | 48
-    dut.cur_kernel.value = 3 << 16 | 1
-    dut.cur_chan.value = 16 << 16 | 32
+    dut.cur_dim.value = regmap.pack("DIM", height=64, width=48)
+    dut.cur_kernel.value = regmap.pack("KERNEL", kernel_size=3, padding=1)
+    dut.cur_chan.value = regmap.pack("CHANNELS", in_channels=16, out_channels=32)
     dut.layer.value = 7
     await e.wr("MODE", 0)
     await e.wr("DIM", 0x11112222)
-    assert await e.rd("DIM") == 64 << 16 | 48
-    assert await e.rd("KERNEL") == 3 << 16 | 1
-    assert await e.rd("CHANNELS") == 16 << 16 | 32
-    assert await e.rd("LAYER") == 7
-    base = regmap.WLOAD_REGIONS["bn_bias"] << 28 | 5
+    assert regmap.unpack("DIM", await e.rd("DIM")) == {"height": 64, "width": 48}
+    assert regmap.unpack("KERNEL", await e.rd("KERNEL")) == {"kernel_size": 3, "padding": 1}
+    assert regmap.unpack("CHANNELS", await e.rd("CHANNELS")) == {"in_channels": 16, "out_channels": 32}
+    assert await e.rd("LAYER") == regmap.pack("LAYER", index=7)
+    base = regmap.pack("WLOAD_ADDR", region=regmap.WLOAD_REGIONS["bn_bias"], index=5)
     await e.wr("WLOAD_ADDR", base)
     for v in (0xDEADBEEF, 1, 0x80000000):
         await e.wr("WLOAD_DATA", v)
@@ -176,7 +197,7 @@ async def test_geometry_readback_and_parameter_load(dut):
     assert await e.rd("WLOAD_ADDR") == base + 3
     # weights: a word takes `weight_parts` writes, low part first; a new address restarts the parts
     parts = json.load(open(os.environ["UNETACCEL_TB_LAYOUT"]))["weight_parts"]
-    wbase = regmap.WLOAD_REGIONS["weights"] << 28 | 9
+    wbase = regmap.pack("WLOAD_ADDR", region=regmap.WLOAD_REGIONS["weights"], index=9)
     e.loads.clear()
     await e.wr("WLOAD_ADDR", wbase)
     await e.wr("WLOAD_DATA", 0x55)  # part 0 of word 9, then the address is written again

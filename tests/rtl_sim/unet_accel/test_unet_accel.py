@@ -11,6 +11,7 @@ import pytest
 
 from unetaccel import ir as irmod
 from unetaccel.codegen.rtl_project import generate_rtl
+from unetaccel.codegen.rtl_project import layout as rtl_layout
 from unetaccel.ir import randnet
 from unetaccel.rtl_sim.runner import SOURCES, RtlSimError, simulate
 from unetaccel.tools import ensure_verilator_on_path
@@ -123,13 +124,19 @@ def test_non_default_network_with_saturation(tmp_path, negative):
 
 def test_trained_default_network(trained_ir_path, tmp_path_factory):
     """Two validation images through the whole network, then one layer by layer (every layer's
-    output compared), on the trained default network at the default 8x8 lanes."""
+    output compared), on the trained default network at the default 8x8 lanes. The cycles of a
+    run are within 1.10x the ideal (real MACs / 64 lanes; README: 1.087x)."""
     from unetaccel.ir.data import load_val
     net = irmod.load(trained_ir_path)
     imgs, _ = load_val(trained_ir_path, net, 2)
     build = tmp_path_factory.mktemp("rtl_default")
     res = _exact(simulate(trained_ir_path, imgs, build), 2)
-    print("cycles", res["images"][0]["cycles"], "seconds", res["seconds"])
+    ideal = sum(r["macs"] for r in irmod.summary(net)) / (8 * 8)
+    for r in res["images"]:
+        print(f"image {r['index']}: {r['cycles']} cycles, ideal {ideal:.0f}, {r['cycles'] / ideal:.3f}x ideal")
+        assert ideal < r["cycles"] <= 1.10 * ideal, (r["cycles"], ideal)
+    assert res["images"][0]["cycles"] == res["images"][1]["cycles"], "a run's cycles do not depend on the image"
+    print("seconds", res["seconds"])
     res = simulate(trained_ir_path, imgs[:1], build, testcase="test_single_layer")
     for x in res["images"][0]["layers"]:
         assert x["mismatches"] == 0 and x["error"] == 0, x
@@ -145,3 +152,31 @@ def test_generated_rtl_is_lint_clean_and_deterministic(tmp_path):
     r = subprocess.run([str(d / "verilator"), "--lint-only", "-Wall", *SOURCES, "--top-module", "tb_unet"],
                        cwd=tmp_path / "a", capture_output=True, text=True)
     assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr[-3000:]
+
+
+def test_testbench_fails_on_its_own_on_a_wrong_output(small, monkeypatch):
+    """The product testbench judges what it compares: with one wrong byte in the expected class
+    map of its data file (test_network), or in one layer's expected output (test_single_layer),
+    cocotb reports the test failed, naming the image and layer; result.json is still written."""
+    p, build, imgs = small
+    real = irmod.reference.run
+    net = irmod.load(p)
+    wrong_layer = rtl_layout(net)[0][0].output  # the output of layer-table row 0 (single-layer mode)
+
+    def wrong(*args, **kw):
+        ref = real(*args, **kw)
+        ref.classes = ref.classes.copy()
+        ref.classes[0, 0, 0] = (ref.classes[0, 0, 0] + 1) % net.num_classes
+        if ref.trace is not None and wrong_layer in ref.trace:
+            ref.trace = {**ref.trace, wrong_layer: ref.trace[wrong_layer] ^ 1}
+        return ref
+
+    monkeypatch.setattr(irmod.reference, "run", wrong)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # else cocotb's runner exits pytest on the failure itself
+    res = simulate(p, imgs[:2], build)
+    assert [r["mismatches"] for r in res["images"]] == [1, 0]
+    assert len(res["failures"]) == 1 and res["failures"][0].startswith("test_network"), res["failures"]
+    assert "image 0: 1 mismatching bytes" in res["failures"][0] and "image 1" not in res["failures"][0]
+    res = simulate(p, imgs[:1], build, testcase="test_single_layer")
+    assert [x["mismatches"] > 0 for x in res["images"][0]["layers"]][:2] == [True, False]
+    assert len(res["failures"]) == 1 and "image 0 layer 0 " in res["failures"][0], res["failures"]
