@@ -209,3 +209,24 @@ def test_generate_records_what_it_was_made_from(tmp_path):
     (tmp_path / "copy" / cache.STAMP).write_text("{")
     assert cache.read_stamp(tmp_path / "copy") is None
     assert hls_project.trace_order(tmp_path / "hls")
+
+
+def test_a_build_folder_lock_makes_other_processes_wait(tmp_path):
+    """While one process holds BUILD/rtl's lock (generating, building or simulating), another
+    cannot take it; the holder can take it again (the public entry points nest)."""
+    import subprocess
+    import sys
+
+    from unetaccel.codegen.cache import locked
+    folder = tmp_path / "build" / "rtl"
+    probe = ("import sys; from filelock import FileLock, Timeout\n"
+             "try:\n    FileLock(sys.argv[1]).acquire(timeout=0.5)\nexcept Timeout:\n    print('waits')\n"
+             "else:\n    print('took it')\n")
+    with locked(folder):
+        with locked(folder):  # reentrant
+            out = subprocess.run([sys.executable, "-c", probe, str(folder) + ".lock"], capture_output=True,
+                                 text=True, check=True).stdout
+    assert out.strip() == "waits"
+    out = subprocess.run([sys.executable, "-c", probe, str(folder) + ".lock"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "took it"

@@ -6,17 +6,21 @@ every module of unetaccel.codegen and every template file) and the options (lane
 clock, IR file name). Compiled builds (the csim binaries, the Verilator builds) are keyed by
 :func:`digest` of their source files, flags and the tools' versions (:func:`tool_version`),
 so a build is reused exactly while all of them are unchanged; each Verilator configuration
-has its own folder, so switching back to a configuration rebuilds nothing.
+has its own folder, so switching back to a configuration rebuilds nothing. Processes that share a
+build folder (two terminals, pytest-xdist workers) take turns on it (:func:`locked`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import subprocess
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from ..ir.graph import IR
 from .render import TEMPLATE_DIR
@@ -24,6 +28,24 @@ from .writer import write_files
 
 CODEGEN_DIR = Path(__file__).parent
 STAMP = ".generated.json"  # what generate_hls / generate_rtl made a folder from
+
+
+_LOCKS: dict[str, FileLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def locked(folder):
+    """Hold `folder`'s lock (the file `<folder>.lock` beside it) while generating, building or
+    running in it, so that processes sharing a build folder take turns: one never rewrites the
+    .mem files or the csim data another is reading. Reentrant within a process."""
+    folder = Path(folder).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    key = str(folder) + ".lock"
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(key, FileLock(key))
+    with lock:
+        yield folder
 
 
 def digest(*parts) -> str:

@@ -15,7 +15,7 @@ from ..ir.arith import fits
 from ..ir.graph import IR, IRError
 from . import regmap
 from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
-from .cache import generation_record, write_stamp
+from .cache import generation_record, locked, write_stamp
 from .render import render
 from .writer import write_files
 
@@ -198,9 +198,10 @@ def generate_hls(ir: IR, out_dir, lanes=DEFAULT_LANES, part: str = DEFAULT_PART,
     """Write the HLS project into out_dir (BUILD/hls), rewriting only the files whose text changed,
     and its stamp (what it was made from: `unetaccel csim` reads it); returns the project's files."""
     files = emit_hls(ir, lanes, part, clock_ns, ir_file)
-    written = write_files(out_dir, files)
-    write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[int(v) for v in lanes], part=part,
-                                           clock_ns=clock_ns))
+    with locked(out_dir):
+        written = write_files(out_dir, files)
+        write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[int(v) for v in lanes], part=part,
+                                               clock_ns=clock_ns))
     return written
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..ir.graph import IR, IRError
 from . import regmap
 from ..ir.arith import fits
-from .cache import generation_record, write_stamp
+from .cache import generation_record, locked, write_stamp
 from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
 from .render import render
 from .writer import write_files
@@ -295,6 +295,8 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json") -> 
     """Write BUILD/rtl (rewriting only the files whose text changed) and its stamp (what it was
     made from: `unetaccel rtlsim` reads it); returns the Verilog, .mem and layout.json files."""
     pin, pout = check_lanes(lanes)
-    written = write_files(out_dir, emit_rtl(ir, (pin, pout), ir_file))
-    write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[pin, pout]))
+    files = emit_rtl(ir, (pin, pout), ir_file)
+    with locked(out_dir):
+        written = write_files(out_dir, files)
+        write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[pin, pout]))
     return written

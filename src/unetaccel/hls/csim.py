@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
-from ..codegen.cache import digest, generator_digest, ir_digest, read_stamp, stale_reason, tool_version
+from ..codegen.cache import digest, generator_digest, ir_digest, locked, read_stamp, stale_reason, tool_version
 from ..codegen.hls_project import DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, trace_order
 from ..ir.data import load_val
 from ..tools import ap_types_include, cxx
@@ -147,6 +147,13 @@ def run_tb(exe: Path, project: Path, n: int, logits: bool = False, mode: str = "
 
 def run(ir_path, build_dir="build", images=8, modes=MODES, lanes=None, logits=False, random_images=False,
         seed=0, log=print) -> list[Report]:
+    """Generate (if needed), compile and run the C simulation; holds BUILD/hls's lock throughout
+    (its data/ folder holds this run's images)."""
+    with locked(Path(build_dir) / "hls"):
+        return _run(ir_path, build_dir, images, modes, lanes, logits, random_images, seed, log)
+
+
+def _run(ir_path, build_dir, images, modes, lanes, logits, random_images, seed, log) -> list[Report]:
     net, project = ensure_project(ir_path, build_dir, lanes, log)
     if random_images:
         print(f"random images, seed {seed}")

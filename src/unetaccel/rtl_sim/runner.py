@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
-from ..codegen.cache import digest, generation_record, read_stamp, stale_reason, tool_version
+from ..codegen.cache import digest, generation_record, locked, read_stamp, stale_reason, tool_version
 from ..codegen.rtl_project import check_lanes, generate_rtl
 from ..tools import cxx, ensure_verilator_on_path
 
@@ -78,7 +78,12 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
 def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module: str, lanes=(8, 8),
              images: np.ndarray | None = None, log=print) -> list[str]:
     """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR;
-    returns the failed test cases (empty when all passed)."""
+    returns the failed test cases (empty when all passed). Holds BUILD/rtl's lock throughout."""
+    with locked(Path(build_dir) / "rtl"):
+        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log)
+
+
+def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log) -> list[str]:
     net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
     runner, sim_dir = build(rtl_dir, False, log, toplevel, sources)
     with tempfile.TemporaryDirectory(prefix=f"unetaccel_unit_{toplevel}_") as tmp:
@@ -132,7 +137,13 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
 
     reload_ir: an IR of the same shapes whose parameters the testbench writes through the run-time
     load path (WLOAD_ADDR / WLOAD_DATA) before the images; the expected outputs are then its own.
+    Holds BUILD/rtl's lock throughout (another process sharing the folder waits its turn).
     """
+    with locked(Path(build_dir) / "rtl"):
+        return _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir)
+
+
+def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir) -> dict:
     from ..codegen.rtl_project import load_words, tables
     net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
     runner, sim_dir = build(rtl_dir, waves, log)
