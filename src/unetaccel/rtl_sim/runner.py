@@ -17,13 +17,14 @@ import numpy as np
 from .. import ir as irmod
 from ..codegen.render import TEMPLATE_DIR
 from ..codegen.rtl_project import generate_rtl
+from ..errors import UnetaccelError
 from ..tools import ensure_verilator_on_path
 
 SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
 
 
-class RtlSimError(RuntimeError):
-    pass
+class RtlSimError(UnetaccelError, RuntimeError):
+    """The RTL simulation cannot run or its cocotb test failed; the message says where to look."""
 
 
 def _digest(paths) -> str:
