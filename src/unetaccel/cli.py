@@ -120,6 +120,12 @@ def parse_widths(s: str) -> tuple[int, ...]:
     return w
 
 
+def check_lr(lr: float) -> float:
+    if not lr > 0:
+        raise CliError(f"--lr {lr}: the learning rate must be positive")
+    return lr
+
+
 def _table(title, columns, rows):
     from rich.console import Console
     from rich.table import Table
@@ -155,8 +161,8 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
           batch_size: int = typer.Option(16, min=1), lr: float = 1e-2,
           beta: float = typer.Option(0.5, help="loss = beta*CE + (1-beta)*Dice"),
           class_weights: Optional[str] = typer.Option(None, help="comma-separated CE class weights"),
-          train_length: Optional[int] = typer.Option(None, help="synthetic: training images per epoch"),
-          val_length: Optional[int] = typer.Option(None, help="synthetic: validation images"),
+          train_length: Optional[int] = typer.Option(None, min=1, help="synthetic: training images per epoch"),
+          val_length: Optional[int] = typer.Option(None, min=1, help="synthetic: validation images"),
           out: Path = typer.Option(..., help="run folder (float.pt, metrics.json, plots)")):
     """Train the float UNet (default: the embedded synthetic dataset)."""
     def body():
@@ -165,7 +171,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
         cw = parse_class_weights(class_weights)
         cfg = TrainConfig(dataset=dataset, data_root=str(data_root) if data_root else None,
                           widths=parse_widths(widths), classes=classes, size=parse_size(size), epochs=epochs,
-                          batch_size=batch_size, lr=lr, beta=beta, class_weights=cw, seed=seed,
+                          batch_size=batch_size, lr=check_lr(lr), beta=beta, class_weights=cw, seed=seed,
                           train_length=train_length, val_length=val_length)
         try:
             m = do_train(cfg, out)
@@ -182,12 +188,13 @@ def quantize(checkpoint: Path = typer.Option(..., help="RUN/float.pt"),
              seed: int = 0, lr: float = 3e-3,
              val_images: int = typer.Option(16, min=1, help="validation images for the exactness check and val.npz"),
              weight_bits: int = typer.Option(5, min=2, max=8), act_bits: int = typer.Option(8, min=8, max=8),
-             train_length: Optional[int] = None, val_length: Optional[int] = None,
+             train_length: Optional[int] = typer.Option(None, min=1),
+             val_length: Optional[int] = typer.Option(None, min=1),
              out: Path = typer.Option(..., help="run folder")):
     """W5A8 QAT from a float checkpoint; writes the IR, the QONNX file and val.npz; checks Brevitas == reference."""
     def body():
         from .quant.job import quantize as do_quantize
-        m = do_quantize(checkpoint, out, epochs=epochs, seed=seed, lr=lr, val_images=val_images,
+        m = do_quantize(checkpoint, out, epochs=epochs, seed=seed, lr=check_lr(lr), val_images=val_images,
                         weight_bits=weight_bits, act_bits=act_bits, train_length=train_length,
                         val_length=val_length)
         rows = [(name, _fmt(m[key]["pixel_accuracy"]), _fmt(m[key]["mean_iou"]))
@@ -277,6 +284,8 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
         from . import ir as irmod
         from .codegen import generate as gen
         net = irmod.load(ir)
+        if not clock_ns > 0:
+            raise CliError(f"--clock-ns {clock_ns}: the clock period must be positive")
         files = gen(net, out, lanes=parse_lanes(lanes), part=part, clock_ns=clock_ns, ir_file=ir.name)
         for target, fs in files.items():
             typer.echo(f"{target}: {len(fs)} files in {out / target}")

@@ -125,7 +125,12 @@ def test_quantize_end_to_end_prints_mismatches(trained_run, tmp_path):
                                          "--class-weights '1,2': 2 weights for 3 classes"),
                                         (("train", "--size", "0x64", "--out", "RUN"), "--size '0x64': height and width"),
                                         (("train", "--size", "60x64", "--out", "RUN"), "multiples of 2^levels"),
-                                        (("train", "--dataset", "imagenet", "--out", "RUN"), "imagenet")])
+                                        (("train", "--dataset", "imagenet", "--out", "RUN"), "imagenet"),
+                                        (("train", "--lr", "-1", "--out", "RUN"),
+                                         "--lr -1.0: the learning rate must be positive"),
+                                        (("train", "--beta", "2", "--size", "16x16", "--widths", "4,8",
+                                          "--train-length", "4", "--val-length", "4", "--out", "RUN"),
+                                         "beta = 2.0: must be in [0, 1]")])
 def test_train_errors_are_one_line(argv, match, tmp_path):
     if "VOC" in argv:  # a minimal VOC 2012 folder (one image, one palette mask with labels 0 and 7)
         import numpy as np
@@ -330,6 +335,16 @@ def test_infer_to_an_out_that_cannot_be_written_is_one_error_line(tiny_ir, tmp_p
     assert r.exit_code == 2, r.output
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(tmp_path / "afile") in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("option,match", [(("--clock-ns", "0"), "--clock-ns 0.0: the clock period must be positive"),
+                                          (("--lanes", "8"), "--lanes '8': expected PINxPOUT")])
+def test_generate_refuses_a_bad_option_before_writing(tiny_ir, tmp_path, option, match):
+    r = _invoke("generate", "--ir", tiny_ir, *option, "--out", tmp_path / "b")
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {match}"), r.stderr
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.fixture
