@@ -45,6 +45,8 @@ def _oserror_line(e: OSError) -> str:
     if e.filename is None:
         return str(e)
     names = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 is not None else "")
+    if isinstance(e, FileExistsError) and Path(e.filename).exists() and not Path(e.filename).is_dir():
+        return f"{names}: not a folder (a file of that name is in the way)"  # Path.mkdir(exist_ok=True)
     return f"{names}: {e.strerror or e}"
 
 
