@@ -1,41 +1,61 @@
 """The `unetaccel` command (DESIGN.md section 6).
 
-Every command that compares rungs prints `mismatches: N` as its last line and
-exits 0 when N = 0, 1 when N > 0, 2 on any other error (one message, no traceback).
+Every command that compares rungs prints `mismatches: N` as its last line. Exit codes:
+
+- 0: done (no mismatches);
+- 1: the rungs disagree (N > 0);
+- 2: bad input, a missing tool or file, a failed build or simulation: any
+  :class:`~unetaccel.errors.UnetaccelError` or ``OSError``, printed as one ``error:`` line
+  naming the culprit (``--debug`` adds the traceback);
+- 3: an internal error, a bug of unetaccel: ``internal error: TYPE: message``, the traceback
+  and a request to report it.
 """
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="Train a tiny UNet, quantize it to W5A8, compile it to C/HLS and Verilog, "
-                       "and verify every rung bit for bit.")
+from .errors import UnetaccelError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
+
+_options = {"debug": False}
 
 
-class CliError(Exception):
-    pass
+@app.callback()
+def _global_options(debug: bool = typer.Option(False, "--debug", help="print the traceback of user errors too "
+                                                                     "(bad input, missing files or tools)")):
+    """Train a tiny UNet, quantize it to W5A8, compile it to C/HLS and Verilog, and verify every rung bit for bit.
+
+    Exit codes: 0 done, 1 mismatches, 2 bad input or a missing tool, 3 an internal error (a bug: please report it)."""
+    _options["debug"] = debug
 
 
-def _known_errors():
-    from .ir.graph import IRError
-    from .tools import ToolMissing
-    from .hls.csim import CsimError
-    errs = [IRError, ToolMissing, CliError, CsimError, FileNotFoundError, ValueError]
-    try:
-        from .model.datasets import DatasetError
-        errs.append(DatasetError)
-    except ImportError:
-        pass
-    return tuple(errs)
+class CliError(UnetaccelError):
+    """A bad command-line option or argument; the message names it."""
+
+
+def _oserror_line(e: OSError) -> str:
+    """One line for a file-system error: the path(s) and the reason."""
+    if e.filename is None:
+        return str(e)
+    names = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 is not None else "")
+    if isinstance(e, FileExistsError) and Path(e.filename).exists() and not Path(e.filename).is_dir():
+        return f"{names}: not a folder (a file of that name is in the way)"  # Path.mkdir(exist_ok=True)
+    return f"{names}: {e.strerror or e}"
 
 
 def _run(fn):
-    """Run a command body; known errors become one line on stderr and exit code 2."""
+    """Run a command body at the error boundary.
+
+    A :class:`UnetaccelError` (bad input, a missing tool, a failed build) or an ``OSError`` (a path
+    that cannot be read or written) is one ``error:`` line on stderr and exit 2; anything else is a
+    bug: ``internal error``, the traceback and a request to report it, exit 3."""
     try:
         return fn()
     except typer.Exit:
@@ -43,9 +63,17 @@ def _run(fn):
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(2)
-    except _known_errors() as e:
-        typer.echo(f"error: {e}", err=True)
+    except (UnetaccelError, OSError) as e:
+        if _options["debug"]:
+            typer.echo(traceback.format_exc().rstrip(), err=True)
+        typer.echo(f"error: {e if isinstance(e, UnetaccelError) else _oserror_line(e)}", err=True)
         raise typer.Exit(2)
+    except Exception as e:
+        typer.echo(f"internal error: {type(e).__name__}: {e}", err=True)
+        typer.echo(traceback.format_exc().rstrip(), err=True)
+        typer.echo("this is a bug in unetaccel, not in your input: please report it with the command line and "
+                   "the traceback above", err=True)
+        raise typer.Exit(3)
 
 
 def parse_size(s: str) -> tuple[int, int]:
@@ -94,6 +122,12 @@ def parse_widths(s: str) -> tuple[int, ...]:
     return w
 
 
+def check_lr(lr: float) -> float:
+    if not lr > 0:
+        raise CliError(f"--lr {lr}: the learning rate must be positive")
+    return lr
+
+
 def _table(title, columns, rows):
     from rich.console import Console
     from rich.table import Table
@@ -129,8 +163,8 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
           batch_size: int = typer.Option(16, min=1), lr: float = 1e-2,
           beta: float = typer.Option(0.5, help="loss = beta*CE + (1-beta)*Dice"),
           class_weights: Optional[str] = typer.Option(None, help="comma-separated CE class weights"),
-          train_length: Optional[int] = typer.Option(None, help="synthetic: training images per epoch"),
-          val_length: Optional[int] = typer.Option(None, help="synthetic: validation images"),
+          train_length: Optional[int] = typer.Option(None, min=1, help="synthetic: training images per epoch"),
+          val_length: Optional[int] = typer.Option(None, min=1, help="synthetic: validation images"),
           out: Path = typer.Option(..., help="run folder (float.pt, metrics.json, plots)")):
     """Train the float UNet (default: the embedded synthetic dataset)."""
     def body():
@@ -139,7 +173,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
         cw = parse_class_weights(class_weights)
         cfg = TrainConfig(dataset=dataset, data_root=str(data_root) if data_root else None,
                           widths=parse_widths(widths), classes=classes, size=parse_size(size), epochs=epochs,
-                          batch_size=batch_size, lr=lr, beta=beta, class_weights=cw, seed=seed,
+                          batch_size=batch_size, lr=check_lr(lr), beta=beta, class_weights=cw, seed=seed,
                           train_length=train_length, val_length=val_length)
         try:
             m = do_train(cfg, out)
@@ -156,12 +190,13 @@ def quantize(checkpoint: Path = typer.Option(..., help="RUN/float.pt"),
              seed: int = 0, lr: float = 3e-3,
              val_images: int = typer.Option(16, min=1, help="validation images for the exactness check and val.npz"),
              weight_bits: int = typer.Option(5, min=2, max=8), act_bits: int = typer.Option(8, min=8, max=8),
-             train_length: Optional[int] = None, val_length: Optional[int] = None,
+             train_length: Optional[int] = typer.Option(None, min=1),
+             val_length: Optional[int] = typer.Option(None, min=1),
              out: Path = typer.Option(..., help="run folder")):
     """W5A8 QAT from a float checkpoint; writes the IR, the QONNX file and val.npz; checks Brevitas == reference."""
     def body():
         from .quant.job import quantize as do_quantize
-        m = do_quantize(checkpoint, out, epochs=epochs, seed=seed, lr=lr, val_images=val_images,
+        m = do_quantize(checkpoint, out, epochs=epochs, seed=seed, lr=check_lr(lr), val_images=val_images,
                         weight_bits=weight_bits, act_bits=act_bits, train_length=train_length,
                         val_length=val_length)
         rows = [(name, _fmt(m[key]["pixel_accuracy"]), _fmt(m[key]["mean_iou"]))
@@ -210,13 +245,17 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
     """Run the integer reference on one image and write the colour-coded class map."""
     def body():
         import numpy as np
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
         from . import ir as irmod
+        from .palette import palette
         net = irmod.load(ir)
         if not image.is_file():
             raise CliError(f"{image}: no such image")
-        img = Image.open(image).convert("RGB" if net.in_channels == 3 else "L")
+        try:
+            img = Image.open(image).convert("RGB" if net.in_channels == 3 else "L")
+        except UnidentifiedImageError:
+            raise CliError(f"{image}: not an image file PIL can read (PNG, JPEG, BMP, ...)") from None
         h, w = net.size
         if img.size != (w, h):
             if not resize:
@@ -227,11 +266,8 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
         arr = arr[None] if arr.ndim == 3 else arr[None, :, :, None]
         res = irmod.reference.run(net, arr, layout="nhwc")
         k = net.num_classes
-        rng = np.random.default_rng(12345)
-        pal = rng.integers(40, 256, size=(k, 3)).astype(np.uint8)
-        pal[0] = 0
         out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pal[res.classes[0]]).save(out)
+        Image.fromarray(palette(k)[res.classes[0]]).save(out)
         counts = np.bincount(res.classes[0].ravel(), minlength=k)
         names = net.meta.get("class_names") or [str(i) for i in range(k)]
         top = ", ".join(f"{names[i]} {100 * counts[i] / counts.sum():.1f}%" for i in np.argsort(-counts)[:5] if counts[i])
@@ -250,6 +286,8 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
         from . import ir as irmod
         from .codegen import generate as gen
         net = irmod.load(ir)
+        if not clock_ns > 0:
+            raise CliError(f"--clock-ns {clock_ns}: the clock period must be positive")
         files = gen(net, out, lanes=parse_lanes(lanes), part=part, clock_ns=clock_ns, ir_file=ir.name)
         for target, fs in files.items():
             typer.echo(f"{target}: {len(fs)} files in {out / target}")
@@ -273,11 +311,7 @@ def csim(ir: Path = typer.Option(..., help="RUN/model.json"),
         for m in modes:
             if m not in cs.MODES:
                 raise CliError(f"--types {types!r}: modes are native and ap")
-        try:
-            code = cs.main(ir, build, images, modes, parse_lanes(lanes) if lanes else None, logits, random_images,
-                           seed)
-        except cs.CsimError as e:
-            raise CliError(str(e)) from None
+        code = cs.main(ir, build, images, modes, parse_lanes(lanes) if lanes else None, logits, random_images, seed)
         raise typer.Exit(code)
     _run(body)
 
@@ -295,29 +329,33 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
     """Build the generated RTL with Verilator (cocotb) and run images through it, bit for bit."""
     def body():
         from .rtl_sim import rtlsim as rs
-        from .rtl_sim.runner import RtlSimError
-        try:
-            code = rs.main(ir, build, parse_lanes(lanes) if lanes else None, images, waves, logits, random_images,
-                           seed, pause)
-        except RtlSimError as e:
-            raise CliError(str(e)) from None
+        code = rs.main(ir, build, parse_lanes(lanes) if lanes else None, images, waves, logits, random_images,
+                       seed, pause)
         raise typer.Exit(code)
     _run(body)
 
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         epochs: int = typer.Option(10, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0):
+         epochs: int = typer.Option(10, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0,
+         widths: str = typer.Option("8,16,32,64,128", help="encoder widths, the last is the bottleneck"),
+         size: str = typer.Option("64x64", help="input HEIGHTxWIDTH, multiples of 2^levels"),
+         train_length: Optional[int] = typer.Option(None, min=1, help="training images per epoch (default 2048)"),
+         val_length: Optional[int] = typer.Option(None, min=4, help="validation images (default 128; the C "
+                                                                      "simulation takes 4 of them)")):
     """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project and
     the RTL, verify Brevitas == reference == C simulation == RTL, print the metrics."""
     def body():
         from .hls import csim as cs
         from .model.train import TrainConfig, train as do_train
         from .quant.job import quantize as do_quantize
+        cfg = TrainConfig(epochs=epochs, seed=seed, widths=parse_widths(widths), size=parse_size(size),
+                          train_length=train_length, val_length=val_length)
         typer.echo(f"[1/4] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
-        m = do_train(TrainConfig(epochs=epochs, seed=seed), out)
+        m = do_train(cfg, out)
         typer.echo(f"[2/4] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
-        q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed)
+        q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed, train_length=train_length,
+                        val_length=val_length)
         typer.echo(f"[3/4] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
         reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=lambda *a: None)
         csim_mism = cs.print_report(reports)

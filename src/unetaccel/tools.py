@@ -9,8 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
+from .errors import UnetaccelError
 
-class ToolMissing(RuntimeError):
+
+class ToolMissing(UnetaccelError, RuntimeError):
     """A required external tool is not installed; the message says how to install it."""
 
 

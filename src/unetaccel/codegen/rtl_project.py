@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UnetaccelError
 from ..ir.graph import IR, IRError
 from . import regmap
 from ..ir.arith import fits
@@ -33,8 +34,8 @@ FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "d
 SUPPORTED_LANES = (2, 4, 8, 16, 32)
 
 
-class RtlConfigError(ValueError):
-    pass
+class RtlConfigError(UnetaccelError, ValueError):
+    """An RTL configuration the engine cannot build (lanes)."""
 
 
 def check_lanes(lanes) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from .. import ir as irmod
 from ..codegen.cache import digest, generator_digest, ir_digest, locked, read_stamp, stale_reason, tool_version
 from ..codegen.hls_project import DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, trace_order
 from ..ir.data import load_val
+from ..errors import UnetaccelError
 from ..tools import ap_types_include, cxx
 
 MODES = ("native", "ap")
@@ -25,8 +26,8 @@ AP_FLAGS = ["-Wno-uninitialized", "-Wno-maybe-uninitialized", "-DUNET_AP_TYPES"]
 SOURCES = ["tb_unet.cpp", "unet_top.cpp", "unet_weights.cpp"]
 
 
-class CsimError(RuntimeError):
-    pass
+class CsimError(UnetaccelError, RuntimeError):
+    """The C simulation cannot run: no project, a compiler error, a failing testbench."""
 
 
 def ensure_project(ir_path, build_dir, lanes=None, log=print) -> tuple[irmod.IR, Path]:

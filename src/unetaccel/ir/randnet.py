@@ -18,7 +18,7 @@ import numpy as np
 
 from . import reference as R
 from .builder import IRBuilder
-from .graph import IR
+from .graph import IR, IRError
 
 
 def _calib_shift(y: np.ndarray, target: float) -> np.ndarray:
@@ -35,7 +35,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     h, w = size
     levels = len(widths) - 1
     if h % (1 << levels) or w % (1 << levels):
-        raise ValueError(f"size {h}x{w} must be a multiple of 2^{levels}")
+        raise IRError(f"size {h}x{w} must be a multiple of 2^{levels}")
     wmax = (1 << (weight_bits - 1)) - 1
     target = 600.0 if saturate else 90.0
     b = IRBuilder("random_unet", (in_channels, h, w))

@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import UnetaccelError
+
 IGNORE_INDEX = 255
 DATASETS = ("synthetic", "voc", "camvid", "folder")
 FIXED_CLASSES = ("voc", "camvid")  # their labels fix the class count (synthetic and folder take num_classes)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-class DatasetError(ValueError):
+class DatasetError(UnetaccelError, ValueError):
     """A missing or malformed dataset; the message names the path and what was expected."""
 
 

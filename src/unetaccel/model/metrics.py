@@ -7,10 +7,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import UnetaccelError
+
 IGNORE_INDEX = 255
 
 
-class ClassWeightsError(ValueError):
+class LossConfigError(UnetaccelError, ValueError):
+    """A loss setting out of range (beta)."""
+
+
+class ClassWeightsError(UnetaccelError, ValueError):
     """Cross-entropy class weights that are not one positive number per class."""
 
 
@@ -48,7 +54,7 @@ class SegLoss(torch.nn.Module):
     def __init__(self, beta: float = 0.5, class_weights=None, ignore_index: int = IGNORE_INDEX):
         super().__init__()
         if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta = {beta}: must be in [0, 1]")
+            raise LossConfigError(f"beta = {beta}: must be in [0, 1]")
         self.beta = beta
         self.ignore_index = ignore_index
         w = None if class_weights is None else torch.as_tensor(check_class_weights(class_weights), dtype=torch.float32)

@@ -17,6 +17,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..errors import UnetaccelError
+from ..palette import palette
+
 from .metrics import IGNORE_INDEX, SegLoss, check_class_weights, confusion, metrics_from_confusion
 from .unet import UNet, UNetConfig
 
@@ -154,8 +157,8 @@ def save_checkpoint(path, model: UNet, extra: dict | None = None) -> Path:
     return path
 
 
-class CheckpointError(ValueError):
-    pass
+class CheckpointError(UnetaccelError, ValueError):
+    """A checkpoint that is missing, unreadable or not a unetaccel float checkpoint."""
 
 
 def load_checkpoint(path) -> tuple[UNet, dict]:
@@ -213,13 +216,6 @@ def plot_history(hist: History, path, title="training") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def palette(k: int) -> np.ndarray:
-    rng = np.random.default_rng(12345)
-    p = rng.integers(40, 256, size=(max(k, 1), 3)).astype(np.uint8)
-    p[0] = (0, 0, 0)
-    return p
 
 
 def colorize(mask: np.ndarray, k: int) -> np.ndarray:

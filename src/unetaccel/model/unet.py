@@ -6,7 +6,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from ..errors import UnetaccelError
+
 DEFAULT_WIDTHS = (8, 16, 32, 64, 128)
+
+
+class UNetConfigError(UnetaccelError, ValueError):
+    """A UNet configuration that cannot be built (widths, classes, input size)."""
 
 
 @dataclass(frozen=True)
@@ -22,9 +28,9 @@ class UNetConfig:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         object.__setattr__(self, "size", tuple(int(s) for s in self.size))
         if len(self.widths) < 2:
-            raise ValueError(f"widths {self.widths}: need at least one encoder level and a bottleneck")
+            raise UNetConfigError(f"widths {self.widths}: need at least one encoder level and a bottleneck")
         if any(w <= 0 for w in self.widths) or self.in_channels <= 0 or self.num_classes < 2:
-            raise ValueError(f"bad UNet config {self}")
+            raise UNetConfigError(f"bad UNet config {self}")
         check_size(self.size, self.levels)
 
     @property
@@ -48,7 +54,7 @@ def check_size(size, levels: int) -> None:
     h, w = size
     m = 2 ** levels
     if h <= 0 or w <= 0 or h % m or w % m:
-        raise ValueError(f"input size {h}x{w}: height and width must be positive multiples of 2^levels = {m}")
+        raise UNetConfigError(f"input size {h}x{w}: height and width must be positive multiples of 2^levels = {m}")
 
 
 class ConvBlock(nn.Sequential):

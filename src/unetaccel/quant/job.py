@@ -21,8 +21,11 @@ from .export import export_qonnx, qonnx_to_ir
 from .qmodel import ACT_BITS, WEIGHT_BITS, QuantUNet, from_float
 
 
-class ExactnessError(ValueError):
-    """The Brevitas model and the IR cannot be compared tensor by tensor (their layer sequences differ)."""
+class ExactnessError(RuntimeError):
+    """The Brevitas model and the IR cannot be compared tensor by tensor (their layer sequences differ).
+
+    A bug of the exporter, not bad input: it is not a :class:`~unetaccel.errors.UnetaccelError`, so the
+    CLI reports it as an internal error (exit 3)."""
 
 
 def calibrate(qmodel: QuantUNet, loader, batches: int = 8) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from .. import ir as irmod
 from ..codegen.cache import digest, generation_record, locked, read_stamp, stale_reason, tool_version
 from ..codegen.rtl_project import check_lanes, generate_rtl
+from ..errors import UnetaccelError
 from ..tools import cxx, ensure_verilator_on_path
 
 SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
@@ -28,8 +29,8 @@ TIMESCALE = ("1ns", "1ps")
 BUILT = ".built.json"  # written into a Verilator build folder once its build finished
 
 
-class RtlSimError(RuntimeError):
-    pass
+class RtlSimError(UnetaccelError, RuntimeError):
+    """The RTL simulation cannot run or its cocotb test failed; the message says where to look."""
 
 
 def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
