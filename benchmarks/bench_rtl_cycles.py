@@ -53,7 +53,7 @@ def run(ir_path, lanes, build: Path, seed: int):
 
 def print_config(r):
     print(f"\n## {r['lanes']} lanes ({r['macs']:,} MACs)\n")
-    print(f"| layer | op | MACs | ideal cycles | cycles | x ideal |")
+    print("| layer | op | MACs | ideal cycles | cycles | x ideal |")
     print("|---|---|---:|---:|---:|---:|")
     print(f"| (stream in) | | | | {r['recv']:,} | |")
     for x in r["rows"]:

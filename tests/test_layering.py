@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 STAGES = ["unetaccel.ir", "unetaccel.codegen", "unetaccel.hls", "unetaccel.rtl_sim", "unetaccel.fsic",
           "unetaccel.tools"]  # tools: the external-tool finder the later stages share

@@ -12,8 +12,6 @@ Every command that compares rungs prints `mismatches: N` as its last line. Exit 
 """
 from __future__ import annotations
 
-import json
-import sys
 import traceback
 from pathlib import Path
 from typing import Optional
@@ -62,18 +60,18 @@ def _run(fn):
         raise
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except (UnetaccelError, OSError) as e:
         if _options["debug"]:
             typer.echo(traceback.format_exc().rstrip(), err=True)
         typer.echo(f"error: {e if isinstance(e, UnetaccelError) else _oserror_line(e)}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except Exception as e:
         typer.echo(f"internal error: {type(e).__name__}: {e}", err=True)
         typer.echo(traceback.format_exc().rstrip(), err=True)
         typer.echo("this is a bug in unetaccel, not in your input: please report it with the command line and "
                    "the traceback above", err=True)
-        raise typer.Exit(3)
+        raise typer.Exit(3) from None
 
 
 def parse_size(s: str) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from unetaccel.codegen import hls_project as H, layout as L
+from unetaccel.codegen import layout as L
 from unetaccel.codegen.render import render
 from unetaccel.codegen.writer import write_files
 from unetaccel.hls.csim import AP_FLAGS, CXXFLAGS
@@ -56,22 +56,22 @@ def _shifts(r, prod, extremes=True):
 def _cases():
     r = np.random.default_rng(SEED)
     cases = []
-    for i in range(7):  # conv + BN + ReLU, odd sizes, with and without a second (concat) input
+    for _ in range(7):  # conv + BN + ReLU, odd sizes, with and without a second (concat) input
         cases.append(dict(kind="conv_bn", c0=int(r.integers(1, 7)), c1=int(r.integers(0, 5)), cout=int(r.integers(1, 9)),
                           h=int(r.integers(1, 6)), w=int(r.integers(1, 7)), k=int(r.choice([1, 3, 5])), mode="random"))
     # worst-case inputs: every accumulator at the top (or bottom) of its IR width
     cases.append(dict(kind="conv_bn", c0=5, c1=2, cout=4, h=3, w=4, k=3, mode="extreme"))
     # small products and negative shifts: exact left shifts that land inside [0, 255]
     cases.append(dict(kind="conv_bn", c0=2, c1=0, cout=5, h=2, w=3, k=1, mode="small"))
-    for i in range(3):
+    for _ in range(3):
         cases.append(dict(kind="head", cin=int(r.integers(1, 12)), cout=int(r.integers(2, 9)),
                           h=int(r.integers(1, 5)), w=int(r.integers(1, 6)), mode="random"))
     cases.append(dict(kind="head", cin=7, cout=5, h=2, w=3, mode="extreme"))
-    for i in range(3):
+    for _ in range(3):
         cases.append(dict(kind="convt", cin=int(r.integers(1, 12)), cout=int(r.integers(1, 8)),
                           h=int(r.integers(1, 4)), w=int(r.integers(1, 5)), mode="random"))
     cases.append(dict(kind="convt", cin=9, cout=4, h=2, w=2, mode="extreme"))
-    for i in range(2):
+    for _ in range(2):
         cases.append(dict(kind="pool", c=int(r.integers(1, 10)), h=2 * int(r.integers(1, 4)),
                           w=2 * int(r.integers(1, 5))))
     cases.append(dict(kind="argmax", k=5, h=3, w=7))
@@ -200,7 +200,10 @@ def _harness(cases) -> str:
              " T (*a())[L] { return reinterpret_cast<T (*)[L]>(v.data()); } };"]
     body = []
     for i, c in enumerate(cases):
-        cfg, f = f"cfg{i}", (lambda k: f'"c{i}_{k}.bin", {c["n_" + k]}')
+        cfg = f"cfg{i}"
+
+        def f(k, i=i, c=c):
+            return f'"c{i}_{k}.bin", {c["n_" + k]}'
         if c["kind"] == "conv_bn":
             hw = c["h"] * c["w"]
             ny = L.groups(c["cout"], PIN) * hw

@@ -142,12 +142,9 @@ def allocate(ir: IR, steps: list[Step], size_of=None):
         end = last_read.get(t, start)
         shape = ir.tensors[t].shape
         size = int(size_of(shape)) if size_of else int(np.prod(shape))
-        for k, sl in enumerate(slots):
-            if sl.free_after < start:
-                break
-        else:
+        k = next((i for i, sl in enumerate(slots) if sl.free_after < start), len(slots))  # first free slot
+        if k == len(slots):
             slots.append(Slot())
-            k = len(slots) - 1
         sl = slots[k]
         sl.size = max(sl.size, size)
         sl.tensors.append(t)

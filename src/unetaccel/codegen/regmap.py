@@ -10,7 +10,7 @@ or a bit position.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ID_VALUE = 0x554E4554  # "UNET" in ASCII, 'U' in the top byte
 VERSION_VALUE = 0x00010001  # major.minor as 16.16 (1.1: PIN x POUT lanes, packed weight words)

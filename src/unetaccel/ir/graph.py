@@ -173,16 +173,6 @@ class IR:
     def consumers(self, tensor: str) -> list[Layer]:
         return [lay for lay in self.layers if tensor in lay.inputs]
 
-    def with_arrays(self, arrays: Mapping[str, np.ndarray]) -> "IR":
-        """A copy with other parameter values (same keys, shapes): for run-time weight reloads."""
-        new = dict(self.arrays)
-        new.update(arrays)
-        ir = IR(self.name, self.input, self.tensors, self.layers, self.logits, self.classes,
-                MappingProxyType(new), self.meta, self.rounding, self.version)
-        from .validation import validate
-        validate(ir)
-        return ir
-
     def to_json(self) -> dict:
         return {
             "format": FORMAT,

@@ -1,7 +1,7 @@
 """The float UNet of the original design, configurable in widths, levels, classes and input size."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

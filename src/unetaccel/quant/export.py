@@ -295,7 +295,3 @@ def qonnx_to_ir(path_or_model, name: str = "unet", meta: dict | None = None) -> 
         raise IRError(f"QONNX output '{g.output[0].name}': logits must be signed codes")
     classes = b.argmax("argmax", logits)
     return b.build(logits, classes, meta=meta)
-
-
-def log2_int(x: float) -> int:
-    return int(round(math.log2(x)))

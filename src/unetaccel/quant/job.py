@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from brevitas.graph.calibrate import calibration_mode
-from tqdm import tqdm
 
 from ..ir import reference as R
 from ..ir import save as save_ir
