@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml requirements.txt
 demo: $(STAMP)
 	$(VENV)/bin/unetaccel demo --out $(OUT)
 
+# lint (ruff), types (mypy on ir and codegen), then the suite on every core (pytest-xdist; a test
+# file's tests stay on one worker, session builds are shared through file locks)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf build runs .pytest_cache

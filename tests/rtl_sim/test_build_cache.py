@@ -1,6 +1,7 @@
 """The Verilator builds follow the one build cache (codegen.cache): one folder per configuration,
 BUILD/rtl/sim_build/<digest>, reused across lane switches; runs leave no temporary folders in
-BUILD/rtl. Uses the `small` session build (conftest.py): one extra Verilator build (4x4)."""
+BUILD/rtl. Uses the `small` network (conftest.py); the lane switches run in a build folder of their
+own (other tests share the small build at 8x8): two Verilator builds (8x8, 4x4)."""
 from unetaccel import ir as irmod
 from unetaccel.codegen import cache
 from unetaccel.codegen.rtl_project import emit_rtl
@@ -28,8 +29,9 @@ def _leftovers(rtl_dir, net, lanes):
     return sorted(p.name for p in rtl_dir.iterdir() if p.name not in expected)
 
 
-def test_lane_switches_reuse_each_configurations_build(small):
-    p, build, imgs = small
+def test_lane_switches_reuse_each_configurations_build(small, tmp_path):
+    p, _, imgs = small
+    build = tmp_path / "build"
     net = irmod.load(p)
     rtl = build.resolve() / "rtl"
     logs = []

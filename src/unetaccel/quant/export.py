@@ -16,7 +16,6 @@ Anything else raises IRError naming the ONNX node.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
