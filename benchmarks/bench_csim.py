@@ -18,6 +18,7 @@ from pathlib import Path
 from unetaccel import ir as irmod
 from unetaccel.hls import csim
 from unetaccel.ir import randnet
+from unetaccel.options import parse_lanes
 
 
 def main(argv=None):
@@ -27,7 +28,7 @@ def main(argv=None):
     ap.add_argument("--lanes", default="8x8")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "csim.json"))
     a = ap.parse_args(argv)
-    lanes = tuple(int(v) for v in a.lanes.split("x"))
+    lanes = parse_lanes(a.lanes)
     with tempfile.TemporaryDirectory(prefix="bench_csim_") as t:  # removed afterwards, also on errors
         tmp = Path(t)
         ir_path = a.ir or irmod.save(randnet.random_unet(seed=0), tmp / "run" / "model")

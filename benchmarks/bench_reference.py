@@ -21,6 +21,7 @@ import torch
 
 from unetaccel.ir import randnet, reference as R
 from unetaccel.model import UNet
+from unetaccel.options import parse_size
 
 
 def best_of_interleaved(fns, repeats):
@@ -43,7 +44,7 @@ def main(argv=None):
     ap.add_argument("--size", default="64x64")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "reference.json"))
     a = ap.parse_args(argv)
-    h, w = (int(v) for v in a.size.split("x"))
+    h, w = parse_size(a.size)
     ir = randnet.random_unet(size=(h, w), seed=0)
     x = np.random.default_rng(0).integers(0, 256, (a.batch, 3, h, w), dtype=np.uint8)
     model = UNet(size=(h, w)).eval()

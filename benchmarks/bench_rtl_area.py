@@ -24,6 +24,7 @@ from pathlib import Path
 from unetaccel import ir as irmod
 from unetaccel.codegen.rtl_project import generate_rtl
 from unetaccel.ir import randnet
+from unetaccel.options import parse_lanes_list, parse_size
 
 GROUPS = {
     "LUT": re.compile(r"^LUT[1-6]$"),
@@ -89,13 +90,13 @@ def main(argv=None):
         what = a.ir
     else:
         widths = tuple(int(v) for v in a.widths.split(","))
-        size = tuple(int(v) for v in a.size.split("x"))
+        size = parse_size(a.size)
         net = randnet.random_unet(widths=widths, num_classes=a.classes, size=size, seed=0)
         what = f"random network, widths {a.widths}, {a.classes} classes, {a.size}"
     print(f"network: {what}")
     results = []
-    for spec in a.lanes.split(","):
-        lanes = tuple(int(v) for v in spec.split("x"))
+    for lanes in parse_lanes_list(a.lanes):
+        spec = f"{lanes[0]}x{lanes[1]}"
         d = tmp / spec / "rtl"
         generate_rtl(net, d, lanes=lanes)
         print(f"synth_xilinx {spec} in {d} ...", flush=True)

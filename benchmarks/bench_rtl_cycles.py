@@ -24,6 +24,7 @@ from unetaccel import ir as irmod
 from unetaccel.codegen.layout import plan
 from unetaccel.ir import ops, randnet
 from unetaccel.rtl_sim.runner import simulate
+from unetaccel.options import parse_lanes, parse_lanes_list
 
 GOAL = 1.25  # issue acceptance: total within 1.25x of ideal at 8x8
 
@@ -75,15 +76,14 @@ def main(argv=None):
     ir_path = a.ir or irmod.save(randnet.random_unet(seed=a.seed), tmp / "run" / "model")
     print(f"network: {ir_path}{' (random weights, seed %d)' % a.seed if not a.ir else ''}; image seed {a.seed}")
     results = []
-    for spec in a.lanes.split(","):
-        lanes = tuple(int(v) for v in spec.split("x"))
+    for lanes in parse_lanes_list(a.lanes):
         results.append(run(ir_path, lanes, tmp, a.seed))
         print_config(results[-1])
     print("\n## summary\n")
     print("| lanes | MACs/cycle | ideal cycles | cycles | x ideal | RTL sim (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
-        la, lb = (int(v) for v in r["lanes"].split("x"))
+        la, lb = parse_lanes(r["lanes"])
         print(f"| {r['lanes']} | {la * lb} | {r['ideal']:,.0f} | {r['total']:,} | {r['total'] / r['ideal']:.3f} | "
               f"{r['sim_s']:.1f} |")
     for r in results:

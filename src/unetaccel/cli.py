@@ -19,6 +19,7 @@ from typing import Optional
 import typer
 
 from .errors import UnetaccelError
+from .options import parse_lanes, parse_size
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
 
@@ -74,16 +75,6 @@ def _run(fn):
         raise typer.Exit(3) from None
 
 
-def parse_size(s: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in s.lower().split("x"))
-    except ValueError:
-        raise CliError(f"--size {s!r}: expected HEIGHTxWIDTH, e.g. 64x64") from None
-    if h < 1 or w < 1:
-        raise CliError(f"--size {s!r}: height and width must be positive")
-    return h, w
-
-
 def parse_class_weights(s: Optional[str]) -> Optional[list[float]]:
     """--class-weights w0,w1,...: positive numbers (their count is checked against the classes)."""
     if s is None:
@@ -97,17 +88,6 @@ def parse_class_weights(s: Optional[str]) -> Optional[list[float]]:
         return check_class_weights(values)
     except ClassWeightsError as e:
         raise CliError(f"--class-weights {s!r}: {e}") from None
-
-
-def parse_lanes(s: str) -> tuple[int, int]:
-    try:
-        pin, pout = (int(v) for v in s.lower().split("x"))
-    except ValueError:
-        raise CliError(f"--lanes {s!r}: expected PINxPOUT, e.g. 8x8") from None
-    for v in (pin, pout):
-        if v < 1 or v & (v - 1):
-            raise CliError(f"--lanes {s!r}: lane counts must be powers of two")
-    return pin, pout
 
 
 def parse_widths(s: str) -> tuple[int, ...]:

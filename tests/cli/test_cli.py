@@ -62,6 +62,19 @@ def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
     assert code == 2 and "power" in err
 
 
+@pytest.mark.parametrize("command", ["inspect", "generate", "csim", "rtlsim"])
+@pytest.mark.parametrize("lanes", ["64x4", "1x8", "8x3", "8by8"])
+def test_every_command_takes_lanes_by_one_rule(tmp_path, command, lanes):
+    """--lanes is one knob with one rule (codegen.layout.check_lanes) in every command: csim once
+    accepted 64x4, which the RTL cannot build. Refused before anything is generated or built."""
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
+    extra = ["--out", tmp_path / "b"] if command == "generate" else ["--build", tmp_path / "b"] \
+        if command in ("csim", "rtlsim") else []
+    code, _, err = cli(command, "--ir", p, "--lanes", lanes, *extra)
+    assert code == 2 and f"--lanes {lanes}" in err.replace("'", "") and "Traceback" not in err, err
+    assert not (tmp_path / "b").exists()
+
+
 def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     """generate writes both projects; lanes the RTL cannot build are refused before anything is
     written; csim and rtlsim work with a relative build folder and keep the (non-square) lanes

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from unetaccel.codegen import regmap
-from unetaccel.codegen.layout import pack_convt
-from unetaccel.codegen.rtl_project import (RtlConfigError, _conv_words, check_lanes, generate_rtl,
+from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
+from unetaccel.codegen.rtl_project import (_conv_words, generate_rtl,
                                            layout, load_words, max_weight_bits, tables, weight_parts)
 from unetaccel.ir import IRError, randnet
 
@@ -112,7 +112,7 @@ def test_weights_wider_than_the_generated_memory_are_refused():
 
 @pytest.mark.parametrize("lanes", [(3, 3), (1, 1), (64, 64), (2, 64), (4, 3)])
 def test_unsupported_lanes_are_refused_by_name(lanes):
-    with pytest.raises(RtlConfigError, match=f"--lanes {lanes[0]}x{lanes[1]}"):
+    with pytest.raises(LanesError, match=f"--lanes {lanes[0]}x{lanes[1]}"):
         check_lanes(lanes)
 
 

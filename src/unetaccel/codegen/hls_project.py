@@ -14,7 +14,7 @@ import numpy as np
 from ..ir.arith import fits
 from ..ir.graph import IR, IRError
 from . import regmap
-from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
+from .layout import allocate, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
 from .cache import generation_record, locked, write_stamp
 from .render import render
 from .writer import write_files
@@ -40,9 +40,7 @@ def _fits(arr: np.ndarray, bits: int, what: str) -> None:
 def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,
              ir_file: str = "model.json") -> dict[str, str]:
     """The HLS project's files, {path relative to the project folder: text}."""
-    pin, pout = (int(v) for v in lanes)
-    if pin < 1 or pout < 1:
-        raise IRError(f"lanes {pin}x{pout}: both lane counts must be at least 1")
+    pin, pout = check_lanes(lanes)
     steps = plan(ir)
     T = ir.tensors
     for s in steps:  # the kernels' storage types: uint8 activation codes, int8 logits

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import UnetaccelError
 from ..ir.graph import IR, IRError
 
 
@@ -41,6 +42,25 @@ class Slot:
     size: int = 0
     tensors: list = field(default_factory=list)
     free_after: int = -2
+
+
+#: PIN and POUT (input and output channel lanes) the generators take: powers of two, so lane
+#: groups and word slices are shifts and masks in the RTL and the HLS kernels.
+SUPPORTED_LANES = (2, 4, 8, 16, 32)
+
+
+class LanesError(UnetaccelError, ValueError):
+    """Lanes that the generators cannot build; the message names them and the allowed values."""
+
+
+def check_lanes(lanes) -> tuple[int, int]:
+    """The one lane rule (`--lanes PINxPOUT` of generate, csim and rtlsim, the HLS project and the
+    RTL alike): PIN and POUT each from SUPPORTED_LANES; returns them or raises LanesError."""
+    pin, pout = (int(v) for v in lanes)
+    if pin not in SUPPORTED_LANES or pout not in SUPPORTED_LANES:
+        raise LanesError(f"--lanes {pin}x{pout}: PIN and POUT are each one of "
+                         f"{', '.join(map(str, SUPPORTED_LANES))} (powers of two), e.g. 8x8 or 4x16")
+    return pin, pout
 
 
 #: The step kinds (kernels) every generator implements, and the IR ops each one covers.

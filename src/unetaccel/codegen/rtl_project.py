@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UnetaccelError
 from ..ir.graph import IR, IRError
 from . import regmap
 from ..ir.arith import fits
 from .cache import generation_record, locked, write_stamp
-from .layout import allocate, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
+from .layout import (allocate, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt,
+                     plan)
 from .render import render
 from .writer import write_files
 
@@ -31,20 +31,6 @@ OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODE
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
 FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "dst", "wbase", "pbase", "lo", "hi",
           "reserved")
-SUPPORTED_LANES = (2, 4, 8, 16, 32)
-
-
-class RtlConfigError(UnetaccelError, ValueError):
-    """An RTL configuration the engine cannot build (lanes)."""
-
-
-def check_lanes(lanes) -> tuple[int, int]:
-    """The RTL engine's lanes: PIN and POUT each a power of two from 2 to 32; returns them or raises."""
-    pin, pout = (int(v) for v in lanes)
-    if pin not in SUPPORTED_LANES or pout not in SUPPORTED_LANES:
-        raise RtlConfigError(f"--lanes {pin}x{pout}: the RTL engine takes PIN and POUT from "
-                             f"{', '.join(map(str, SUPPORTED_LANES))} (powers of two), e.g. 8x8 or 4x16")
-    return pin, pout
 
 
 def word_lanes(lanes) -> int:
