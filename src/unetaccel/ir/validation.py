@@ -15,28 +15,29 @@ def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
+def _check_names(where: str, role: str, noun: str, op: str, declared, given) -> None:
+    """Every required name of `declared` is in `given`, and `given` has no name `declared` lacks."""
+    for k, decl in declared.items():
+        if decl.required and k not in given:
+            raise IRError(f"{where}: missing {role}.{k}")
+    for k in given:
+        if k not in declared:
+            raise IRError(f"{where}: {role}.{k} is not {noun} of {op}"
+                          + (f" (it has: {', '.join(sorted(declared))})" if declared else " (it has none)"))
+
+
 def _check_declared(ir: IR, lay: Layer, op: OpSpec, where: str) -> None:
     """Parameters, attributes and inputs as the op declares them (before any arithmetic uses them)."""
-    for role, p in op.params.items():
-        if p.required and role not in lay.params:
-            raise IRError(f"{where}: missing params.{role}")
+    _check_names(where, "params", "a parameter", op.name, op.params, lay.params)
     for role, key in lay.params.items():
-        if role not in op.params:
-            raise IRError(f"{where}: params.{role} is not a parameter of {op.name}"
-                          + (f" (it has: {', '.join(op.params)})" if op.params else " (it has none)"))
         if key not in ir.arrays:
             raise IRError(f"{where}: params.{role} refers to array '{key}', which is missing from the .npz")
         a = ir.arrays[key]
         if str(a.dtype) not in op.params[role].dtypes:
             raise IRError(f"{where}: array '{key}' (params.{role}) has dtype {a.dtype}, "
                           f"expected {' or '.join(op.params[role].dtypes)}")
-    for k, at in op.attrs.items():
-        if at.required and k not in lay.attrs:
-            raise IRError(f"{where}: missing attrs.{k}")
+    _check_names(where, "attrs", "an attribute", op.name, op.attrs, lay.attrs)
     for k, v in lay.attrs.items():
-        if k not in op.attrs:
-            raise IRError(f"{where}: attrs.{k} is not an attribute of {op.name}"
-                          + (f" (it has: {', '.join(sorted(op.attrs))})" if op.attrs else " (it has none)"))
         at = op.attrs[k]
         ok = (_is_int(v) if at.kind == INT else isinstance(v, (bool, np.bool_)) if at.kind == BOOL
               else isinstance(v, (list, tuple)) and all(_is_int(x) for x in v))
