@@ -137,11 +137,11 @@ def _load_edited_layout(tmp_path, monkeypatch):
     """codegen/layout.py with its allocator's reuse rule edited (no buffer is ever reused), loaded
     as a module of the package; returns (its path, the module)."""
     text = (CODEGEN / "layout.py").read_text()
-    old = "if sl.free_after < start:"
+    old = "if sl.free_after < start)"
     assert text.count(old) == 1, "the allocator's reuse test moved: update this test"
     path = tmp_path / "edited" / "layout.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace(old, "if False:"))
+    path.write_text(text.replace(old, "if False)"))
     spec = importlib.util.spec_from_file_location("unetaccel.codegen._layout_edited", path)
     mod = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, mod)  # its dataclasses look their module up
