@@ -11,7 +11,9 @@ import sys
 
 
 STAGES = ["unetaccel.ir", "unetaccel.codegen", "unetaccel.hls", "unetaccel.rtl_sim", "unetaccel.fsic",
-          "unetaccel.tools"]  # tools: the external-tool finder the later stages share
+          "unetaccel.tools", "unetaccel.errors", "unetaccel.options", "unetaccel.palette"]
+# tools: the external-tool finder the later stages share; errors, options, palette: what the CLI and
+# the later stages share
 FORBIDDEN = ("torch", "brevitas", "onnx", "qonnx")
 
 _WALK = """
