@@ -109,8 +109,8 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     write masks, field slices, the unused bits, the CONFIG word, offsets, op and error codes."""
     before = _rtl(net, tmp_path / "before")
     assert f"OP_ARGMAX = {regmap.OPCODES['argmax']};" in before["unet_core.v"]
-    assert "mode <= wdata_q & 32'hF;" in before["unet_regs.v"]
-    assert "sl_quant <= wdata_q & 32'hFFFF0001;" in before["unet_regs.v"]
+    assert "mode <= strobed(mode, wdata_q, wen) & 32'hF;" in before["unet_regs.v"]
+    assert "sl_quant <= strobed(sl_quant, wdata_q, wen) & 32'hFFFF0001;" in before["unet_regs.v"]
     assert ".sl_h({16'd0, sl_dim[31:16]}), .sl_w({16'd0, sl_dim[15:0]})" in before["unet_accel.v"]
     assert "wire unused = &{1'b0, mode[31:4], sl_opcode[31:8], sl_quant[15:1], 1'b0};" in before["unet_accel.v"]
 
@@ -122,12 +122,12 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     monkeypatch.setattr(regmap, "ERRORS", {**regmap.ERRORS, "bad_size": 12})
     after = _rtl(net, tmp_path / "after")
     regs, accel, core = after["unet_regs.v"], after["unet_accel.v"], after["unet_core.v"]
-    assert "sl_quant <= wdata_q & 32'hFFFF01;" in regs
+    assert "sl_quant <= strobed(sl_quant, wdata_q, wen) & 32'hFFFF01;" in regs
     assert "sl_split = {16'd0, sl_quant[23:8]};" in accel
     assert "wire unused = &{1'b0, mode[31:4], sl_opcode[31:8], sl_quant[31:24], sl_quant[7:1], 1'b0};" in accel
     assert ".sl_h({16'd0, sl_dim[15:0]}), .sl_w({16'd0, sl_dim[31:16]})" in accel
     assert "assign cur_dim = {w[15:0], h[15:0]};" in core
-    assert "UNET_REG_CTRL[11:0]: if (wdata_q[4] && !busy" in regs
+    assert "UNET_REG_CTRL[11:0]: if (wen[4] && wdata_q[4] && !busy" in regs
     assert "s_axil_rdata <= {27'd0, busy | start_pulse, err_flag, !busy, done_flag, 1'd0};" in regs
     assert "localparam [31:0] UNET_REG_ERROR = 32'h00000084;" in regs
     assert "OP_ARGMAX = 9;" in core
@@ -140,7 +140,7 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     # a new MODE bit is kept by the register and read back
     _patch(monkeypatch, "MODE", turbo=(4, 1))
     wider = _rtl(net, tmp_path / "wider")
-    assert "mode <= wdata_q & 32'h1F;" in wider["unet_regs.v"]
+    assert "mode <= strobed(mode, wdata_q, wen) & 32'h1F;" in wider["unet_regs.v"]
     assert "mode[31:5], sl_opcode[31:8]" in wider["unet_accel.v"]
 
 
@@ -159,9 +159,33 @@ def test_register_facts_in_the_verilog_are_the_description(net, tmp_path):
     regs = _rtl(net, tmp_path)["unet_regs.v"]
     params = {m[1]: int(m[2], 16) for m in re.finditer(r"localparam \[31:0\] UNET_REG_(\w+) = 32'h([0-9A-F]+);", regs)}
     assert params == {r.name: r.offset for r in regmap.REGISTERS}
-    stores = dict(re.findall(r"UNET_REG_(\w+)\[11:0\]:(?: begin\n\s*)? \w+ <= (wdata_q(?: & 32'h[0-9A-F]+)?);", regs))
+    stores = dict(re.findall(r"UNET_REG_(\w+)\[11:0\]:(?: if \(\|wstrb_q\))?(?: begin\n\s*)? \w+ <= "
+                             r"(strobed\(\w+, wdata_q, wen\)(?: & 32'h[0-9A-F]+)?);", regs))
     for name, expr in stores.items():
         mask = int(expr.split("32'h")[1], 16) if "&" in expr else 0xFFFFFFFF
         assert mask == regmap.write_mask(name), f"{name}: the Verilog keeps {mask:#x}"
     assert set(stores) == {r.name for r in regmap.REGISTERS if r.access == "rw"} - {"GIE", "IER"}
     assert f"BUILD_CONFIG = 32'h{regmap.pack('CONFIG', pin=8, pout=8, weight_bits=5):08X};" in regs
+    # the offsets that answer OKAY: every register reads, those with writable bits take writes
+    assert _decoded(regs, "mapped") == [r.name for r in regmap.REGISTERS]
+    assert _decoded(regs, "writable") == list(regmap.writable()) == [
+        r.name for r in regmap.REGISTERS if r.access != "ro"]
+
+
+def _decoded(regs: str, function: str) -> list[str]:
+    """The registers the Verilog function `function` (mapped / writable) of unet_regs answers 1 for."""
+    body = re.search(rf"function {function}\(.*?endfunction", regs, re.S)[0]
+    return re.findall(r"UNET_REG_(\w+)\[11:2\]", body)
+
+
+def test_error_responses_follow_the_description(net, tmp_path, monkeypatch):
+    """A register made read-only in the description answers SLVERR to writes in the generated
+    Verilog; a new register is decoded (reads OKAY) and, when writable, takes writes."""
+    regs = dataclasses.replace(regmap.by_name("GIE"), access="ro")
+    extra = regmap.Register(0x0E0, "SCRATCH", "rw", (regmap.Field("value", 0, 32),))
+    monkeypatch.setattr(regmap, "REGISTERS", tuple(regs if r.name == "GIE" else r for r in regmap.REGISTERS)
+                        + (extra,))
+    text = _rtl(net, tmp_path)["unet_regs.v"]
+    assert "GIE" not in _decoded(text, "writable") and "GIE" in _decoded(text, "mapped")
+    assert "SCRATCH" in _decoded(text, "writable") and "SCRATCH" in _decoded(text, "mapped")
+    assert "localparam [31:0] UNET_REG_SCRATCH = 32'h000000E0;" in text

@@ -164,6 +164,12 @@ def write_mask(name: str) -> int:
     return sum(f.mask for f in by_name(name).fields if (f.access or by_name(name).access) in WRITABLE)
 
 
+def writable() -> tuple[str, ...]:
+    """The registers a write reaches (a non-zero write_mask()). A write to any other offset, mapped
+    or not, answers SLVERR and changes nothing; so does a read of an offset no register has."""
+    return tuple(r.name for r in REGISTERS if write_mask(r.name))
+
+
 def reset_value(name: str) -> int:
     """The register's value after reset (CONFIG and NUM_LAYERS are the build's, not reset values)."""
     return sum(f.reset << f.lsb for f in by_name(name).fields)

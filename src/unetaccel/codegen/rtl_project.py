@@ -260,6 +260,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
         "build_config": regmap.pack("CONFIG", pin=pin, pout=pout, weight_bits=wbits),
         "fields": regmap.fields(), "wload": regmap.WLOAD_REGIONS, "err_none": E["none"],
         "addr_msb": regmap.ADDR_BITS - 1, "reset": {r.name: regmap.reset_value(r.name) for r in regmap.REGISTERS},
+        "registers": regmap.REGISTERS, "writable": regmap.writable(),
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}

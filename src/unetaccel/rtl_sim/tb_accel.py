@@ -23,7 +23,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Edge, RisingEdge, Timer, with_timeout
-from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
+from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
                            AxiStreamSource)
 
 from unetaccel.codegen import regmap
@@ -353,7 +353,8 @@ async def _expect_zero_frame(tb: TB, what: str, nbytes: int):
 
 @cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
 async def test_start_while_busy_and_early_tlast(dut):
-    """ap_start while busy is ignored; a TLAST before the last beat, or missing on it (the frame
+    """ap_start while busy is ignored (a WLOAD_DATA write then answers SLVERR at the top, as does a
+    read of an unmapped offset); a TLAST before the last beat, or missing on it (the frame
     runs longer), aborts with bad_size: the frame is read up to its TLAST, an all-zero result
     frame of the usual length is sent, nothing hangs; the next run is exact."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
@@ -364,6 +365,12 @@ async def test_start_while_busy_and_early_tlast(dut):
     await tb.write("MODE", 0)
     await tb.write("CTRL", START)
     await tb.write("CTRL", START)  # while busy: ignored
+    # while busy the load path refuses a write with SLVERR; a mapped register reads OKAY, a free offset SLVERR
+    resp = (await tb.axil.write(R["WLOAD_DATA"], bytes(4))).resp
+    assert resp == AxiResp.SLVERR, f"a WLOAD_DATA write while busy answered {resp!r} at the top, expected SLVERR"
+    assert (await tb.axil.read(R["ID"], 4)).resp == AxiResp.OKAY
+    free = next(a for a in range(0, 1 << regmap.ADDR_BITS, 4) if a not in R.values())
+    assert (await tb.axil.read(free, 4)).resp == AxiResp.SLVERR, f"a read of the free offset {free:#x} answered OKAY"
     frame = AxiStreamFrame(_hwc(img))
     await tb.source.send(frame)
     await tb.write("CTRL", START)  # still busy
