@@ -45,8 +45,10 @@ def _train(run: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def shared(tmp_path_factory, worker_id):
-    """shared(name, make) -> the folder `name`, made once per session by make(folder), for every worker."""
+def shared(tmp_path_factory):
+    """shared(name, make) -> the folder `name`, made once per session by make(folder), for every worker
+    (also without pytest-xdist, e.g. `pytest -p no:xdist`)."""
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "master")
     return lambda name, make: shared_folder(tmp_path_factory, worker_id, name, make)
 
 
