@@ -86,7 +86,7 @@ def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     assert not (tmp_path / "b64").exists()
     code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", "b", cwd=tmp_path)
     assert code == 0, err
-    assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.v").exists()
+    assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.sv").exists()
     code, out, err = cli("csim", "--ir", "run/model.json", "--build", "b", "--types", "native", "--random-images",
                          "--images", "2", cwd=tmp_path)
     assert code == 0, err[-2000:]

@@ -53,7 +53,7 @@ def test_lane_switches_reuse_each_configurations_build(small, tmp_path):
 
 def test_unit_runs_leave_no_temporary_folders(small):
     p, build, imgs = small
-    failures = run_unit(p, build, "unet_regs", ["unet_regs.v"], "unetaccel.rtl_sim.tb_regs")
+    failures = run_unit(p, build, "unet_regs", ["unet_regs.sv"], "unetaccel.rtl_sim.tb_regs")
     assert failures == [], failures
     rtl = build.resolve() / "rtl"
     assert _leftovers(rtl, irmod.load(p), (8, 8)) == []

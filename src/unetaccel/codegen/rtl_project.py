@@ -25,7 +25,7 @@ from .layout import (allocate, check_lanes, groups, max_weight_bits, pack_channe
 from .render import render
 from .writer import write_files
 
-TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v", "unet_regmap.h")
+TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "unet_regmap.h")
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}

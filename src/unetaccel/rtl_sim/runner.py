@@ -23,7 +23,7 @@ from ..codegen.rtl_project import check_lanes, generate_rtl
 from ..errors import UnetaccelError
 from ..tools import cxx, ensure_verilator_on_path
 
-SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
+SOURCES = ["tb_unet.sv", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 BUILD_ARGS = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]  # waves: VCD (FST needs liblz4 headers)
 TIMESCALE = ("1ns", "1ps")
 BUILT = ".built.json"  # written into a Verilator build folder once its build finished

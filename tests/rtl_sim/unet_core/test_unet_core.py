@@ -6,5 +6,5 @@ from unetaccel.rtl_sim.runner import run_unit
 
 def test_engine_alone(small):
     p, build, imgs = small
-    failures = run_unit(p, build, "unet_core", ["unet_core.v"], "unetaccel.rtl_sim.tb_core", images=imgs[:2])
+    failures = run_unit(p, build, "unet_core", ["unet_core.sv"], "unetaccel.rtl_sim.tb_core", images=imgs[:2])
     assert failures == [], failures
