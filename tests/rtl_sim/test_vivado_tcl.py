@@ -1,8 +1,8 @@
 """BUILD/rtl/vivado.tcl, checked without Vivado: a real Tcl interpreter sources it with Vivado's
 commands stubbed to record their arguments (as tests/hls/test_vendor_flow.py does for
-run_hls.tcl), from another folder. It must read every generated SystemVerilog source (the design
-ones with -sv, the cocotb wrapper into the simulation fileset), add every .mem file that the
-sources $readmemh, set the top unet_accel and the PYNQ-Z2's part."""
+run_hls.tcl), from a folder other than its own. It must read every generated SystemVerilog
+source (the design ones with -sv, the cocotb wrapper into the simulation fileset), add every
+.mem file that the sources $readmemh, set the top unet_accel and the PYNQ-Z2's part."""
 import os
 import re
 
@@ -10,30 +10,20 @@ import pytest
 
 from unetaccel.codegen.rtl_project import emit_rtl, generate_rtl
 from unetaccel.ir import randnet
+from unetaccel.tools import tcl_interpreter
 
 STUBS = ("create_project", "read_verilog", "add_files", "set_property", "current_fileset", "update_compile_order",
          "launch_runs", "wait_on_run", "open_run", "report_utilization")
 
 
-def source_vivado_tcl(rtl_dir, cwd, tclargs=()):
-    """Source vivado.tcl (cwd: the folder it is sourced from, argv: -tclargs); returns the stubbed
-    commands it called, in order, each as a list of words (a list argument, as Vivado takes the
-    files, spread into its elements)."""
-    try:
-        import tkinter
-    except ImportError as e:  # a missing tool is a failure that says what to install, never a skip
-        pytest.fail(f"sourcing vivado.tcl needs Tcl through Python's tkinter ({e}): use a Python built with "
-                    "Tcl/Tk (Debian's python3-tk)")
-    tcl = tkinter.Tcl()
-    tcl.eval("set ::calls {}")
+def source_vivado_tcl(rtl_dir, tclargs=()):
+    """Source vivado.tcl from the test's folder (not the script's; argv: -tclargs); returns the
+    stubbed commands it called, in order, each as a list of words (a list argument, as Vivado
+    takes the files, spread into its elements)."""
+    tcl = tcl_interpreter()  # a missing Tcl raises ToolMissing saying what to install, never a skip
     for cmd in STUBS:
         tcl.eval(f"proc {cmd} {{args}} {{ lappend ::calls [linsert $args 0 {cmd}]; return sources_1 }}")
-    tcl.eval(f"set ::argv {{{' '.join(tclargs)}}}")
-    here = os.getcwd()
-    try:  # Tcl's cd is the process's: come back
-        tcl.eval(f"cd {{{cwd}}}; source {{{rtl_dir / 'vivado.tcl'}}}")
-    finally:
-        os.chdir(here)
+    tcl.eval(f"set ::calls {{}}; set ::argv {{{' '.join(tclargs)}}}; source {{{rtl_dir / 'vivado.tcl'}}}")
     return [[w for arg in tcl.splitlist(c) for w in tcl.splitlist(arg)] for c in tcl.splitlist(tcl.eval("set ::calls"))]
 
 
@@ -57,9 +47,10 @@ def rtl_dir(tmp_path_factory):
     return out.resolve(), net
 
 
-def test_vivado_tcl_names_every_source_and_mem_file(rtl_dir, tmp_path):
+def test_vivado_tcl_names_every_source_and_mem_file(rtl_dir):
     out, net = rtl_dir
-    calls = source_vivado_tcl(out, tmp_path)  # sourced from another folder: paths are the script's
+    assert os.getcwd() != str(out)  # sourced from another folder: the paths are the script's
+    calls = source_vivado_tcl(out)
     generated = set(emit_rtl(net, (8, 4)))
     sources = {f for f in generated if f.endswith(".sv")}
     mems = {f for f in generated if f.endswith(".mem")}
@@ -81,9 +72,9 @@ def test_vivado_tcl_names_every_source_and_mem_file(rtl_dir, tmp_path):
     assert not _calls(calls, "launch_runs")  # synthesis only on request
 
 
-def test_vivado_tcl_takes_a_part_and_synth(rtl_dir, tmp_path):
+def test_vivado_tcl_takes_a_part_and_synth(rtl_dir):
     out, _ = rtl_dir
-    calls = source_vivado_tcl(out, tmp_path, ("xc7z010clg400-1", "synth"))
+    calls = source_vivado_tcl(out, ("xc7z010clg400-1", "synth"))
     (create,) = _calls(calls, "create_project")
     assert create[create.index("-part") + 1] == "xc7z010clg400-1"
     assert [c[0] for c in calls][-4:] == ["launch_runs", "wait_on_run", "open_run", "report_utilization"]
