@@ -1,14 +1,23 @@
 # The README's two commands: `make demo` and `make test`.
 # Both create .venv when missing and install everything pinned; both are idempotent.
+# `make install` and `make test` also install Icarus Verilog (Debian's iverilog, the four-state RTL
+# runs) with apt-get when it is missing: that needs root (as CI runs); otherwise they stop and say
+# what to install.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.unetaccel-installed
 OUT    ?= runs/demo
 
-.PHONY: demo test install clean
+.PHONY: demo test install tools clean
 
-install: $(STAMP)
+install: $(STAMP) tools
+
+tools:
+	@command -v iverilog >/dev/null 2>&1 || { echo "installing Icarus Verilog (apt-get install -y iverilog)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; } || \
+	  { echo "error: Icarus Verilog (iverilog) is missing and could not be installed: run" \
+	    "'apt-get install -y iverilog' as root" >&2; exit 1; }
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +32,7 @@ demo: $(STAMP)
 
 # lint (ruff), types (mypy on ir and codegen), then the suite on every core (pytest-xdist; a test
 # file's tests stay on one worker, session builds are shared through file locks)
-test: $(STAMP)
+test: $(STAMP) tools
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -n auto --dist loadfile

@@ -59,7 +59,7 @@ def cell_counts(log: str) -> dict[str, int]:
 
 
 def synthesize(rtl_dir: Path) -> dict:
-    script = ("read_verilog -sv unet_core.v unet_regs.v unet_accel.v; synth_xilinx -top unet_accel -flatten; "
+    script = ("read_verilog -sv unet_core.sv unet_regs.sv unet_accel.sv; synth_xilinx -top unet_accel -flatten; "
               "tee -o yosys_stat.txt stat")
     t = time.time()
     r = subprocess.run([yosys_exe(), "-q", "-l", "yosys.log", "-p", script], cwd=rtl_dir, capture_output=True,

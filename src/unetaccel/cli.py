@@ -301,14 +301,16 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
                                                           "with, else 8x8)"),
            images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
            logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
-           waves: bool = typer.Option(False, help="dump waveforms (VCD, BUILD/rtl/dump.vcd)"),
+           waves: bool = typer.Option(False, help="dump waveforms (BUILD/rtl/dump.vcd; Icarus: dump.fst)"),
            pause: bool = typer.Option(False, help="idle gaps on the input stream, backpressure on the output"),
+           simulator: str = typer.Option("verilator", help="verilator (two-state, fast) or icarus (four-state: "
+                                                           "an X reaching an output fails)"),
            random_images: bool = False, seed: int = 0):
-    """Build the generated RTL with Verilator (cocotb) and run images through it, bit for bit."""
+    """Build the generated RTL with Verilator or Icarus (cocotb) and run images through it, bit for bit."""
     def body():
         from .rtl_sim import rtlsim as rs
         code = rs.main(ir, build, parse_lanes(lanes) if lanes else None, images, waves, logits, random_images,
-                       seed, pause)
+                       seed, pause, simulator)
         raise typer.Exit(code)
     _run(body)
 

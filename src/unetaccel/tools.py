@@ -1,4 +1,4 @@
-"""Find the external tools (C++ compiler, Verilator, Yosys) and say clearly what is missing.
+"""Find the external tools (C++ compiler, Verilator, Icarus Verilog, Tcl, Yosys) and say clearly what is missing.
 
 No tool is optional for the checks that need it: a missing one raises
 ToolMissing with the install step, never a silent skip.
@@ -45,6 +45,27 @@ def ensure_verilator_on_path() -> Path:
     if str(d) not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = str(d) + os.pathsep + os.environ.get("PATH", "")
     return d
+
+
+def iverilog() -> Path:
+    """Path of Icarus Verilog's compiler (Debian's `iverilog` package, which also brings its
+    runtime `vvp`): the four-state RTL runs. `make install` / `make test` install it when missing."""
+    for name in ("iverilog", "vvp"):
+        if not shutil.which(name):
+            raise ToolMissing(f"Icarus Verilog ('{name}') not found: install it with `apt-get install -y iverilog` "
+                              "(as root; `make install` does that when it is missing)")
+    return Path(shutil.which("iverilog"))
+
+
+def tcl_interpreter():
+    """A Tcl interpreter (Python's tkinter, no Tk window): the generated tcl scripts (run_hls.tcl,
+    vivado.tcl) are sourced in one with the vendor commands stubbed."""
+    try:
+        import tkinter
+    except ImportError as e:
+        raise ToolMissing(f"Tcl through Python's tkinter is missing ({e}): use a Python built with Tcl/Tk "
+                          "(apt-get install -y tk-dev before building it, or Debian's python3-tk)") from None
+    return tkinter.Tcl()
 
 
 def yosys():

@@ -60,6 +60,9 @@ def test_bad_ir_and_bad_lanes_exit_2(tmp_path):
     p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
     code, _, err = cli("inspect", "--ir", p, "--lanes", "3x8")
     assert code == 2 and "power" in err
+    code, _, err = cli("rtlsim", "--ir", p, "--build", tmp_path / "b", "--simulator", "questa")
+    assert code == 2 and "'questa'" in err and "verilator or icarus" in err and "Traceback" not in err, err
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize("command", ["inspect", "generate", "csim", "rtlsim"])
@@ -79,14 +82,14 @@ def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     """generate writes both projects; lanes the RTL cannot build are refused before anything is
     written; csim and rtlsim work with a relative build folder and keep the (non-square) lanes
     generate used; rtlsim runs random images, prints cycles and `mismatches: 0`, and dumps waves
-    on request."""
+    on request, under Verilator and under Icarus (FST)."""
     p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=2), tmp_path / "run" / "model")
     code, out, err = cli("generate", "--ir", p, "--lanes", "64x4", "--out", "b64", cwd=tmp_path)
     assert code == 2 and "--lanes 64x4" in err and "2, 4, 8, 16, 32" in err
     assert not (tmp_path / "b64").exists()
     code, out, err = cli("generate", "--ir", p, "--lanes", "4x16", "--out", "b", cwd=tmp_path)
     assert code == 0, err
-    assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.v").exists()
+    assert (tmp_path / "b" / "hls" / "run_hls.tcl").exists() and (tmp_path / "b" / "rtl" / "unet_core.sv").exists()
     code, out, err = cli("csim", "--ir", "run/model.json", "--build", "b", "--types", "native", "--random-images",
                          "--images", "2", cwd=tmp_path)
     assert code == 0, err[-2000:]
@@ -98,6 +101,12 @@ def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     assert out.count("cycles: ") == 2 and out.strip().splitlines()[-1] == "mismatches: 0"
     assert (tmp_path / "b" / "rtl" / "dump.vcd").stat().st_size > 0, "no waveform written"
     assert "waveforms:" in out
+    code, out, err = cli("rtlsim", "--ir", "run/model.json", "--build", "b", "--random-images", "--waves",
+                         "--simulator", "icarus", cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    assert "lanes: 4x16, simulator: icarus" in out and out.strip().splitlines()[-1] == "mismatches: 0"
+    assert (tmp_path / "b" / "rtl" / "dump.fst").stat().st_size > 0, "no waveform written"
+    assert "dump.fst" in out
 
 
 def test_quantize_refuses_a_foreign_checkpoint(tmp_path):

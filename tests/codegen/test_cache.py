@@ -66,7 +66,7 @@ def test_emitters_are_pure_and_generate_writes_what_they_emit(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     hls, rtl = emit_hls(net, (4, 16), ir_file="m.json"), emit_rtl(net, (4, 16), ir_file="m.json")
     assert list(tmp_path.iterdir()) == []
-    assert "unet_top.cpp" in hls and "trace.json" in hls and "unet_core.v" in rtl and "layout.json" in rtl
+    assert "unet_top.cpp" in hls and "trace.json" in hls and "unet_core.sv" in rtl and "layout.json" in rtl
     written = generate(net, tmp_path / "b", lanes=(4, 16), ir_file="m.json")
     for target, files in (("hls", hls), ("rtl", rtl)):
         d = tmp_path / "b" / target
@@ -102,7 +102,7 @@ def test_generator_sources_are_every_codegen_module_and_template():
               {p.relative_to(CODEGEN).as_posix() for p in (CODEGEN / "templates").rglob("*") if p.is_file()}
     assert set(GENERATOR_FILES) == on_disk
     for must in ("layout.py", "regmap.py", "render.py", "hls_project.py", "rtl_project.py",
-                 "templates/rtl_project/unet_regs.v.j2", "templates/hls_project/unet_top.cpp.j2"):
+                 "templates/rtl_project/unet_regs.sv.j2", "templates/hls_project/unet_top.cpp.j2"):
         assert must in GENERATOR_FILES
 
 
@@ -170,8 +170,8 @@ def test_ensure_rtl_regenerates_when_the_layout_changes(tmp_path, monkeypatch):
     assert len(logs) == 1 and "the generator changed since" in logs[0], logs
     second = json.loads((rtl / "layout.json").read_text())
     assert second["act_depth_words"] > first["act_depth_words"]  # the edited allocator's layout
-    assert (rtl / "unet_regs.v").stat().st_mtime == before[rtl / "unet_regs.v"]  # same text: not rewritten
-    assert (rtl / "unet_core.v").stat().st_mtime != before[rtl / "unet_core.v"]
+    assert (rtl / "unet_regs.sv").stat().st_mtime == before[rtl / "unet_regs.sv"]  # same text: not rewritten
+    assert (rtl / "unet_core.sv").stat().st_mtime != before[rtl / "unet_core.sv"]
 
 
 def test_ensure_rtl_regenerates_for_other_lanes_ir_or_generator(tmp_path, monkeypatch):
@@ -189,8 +189,8 @@ def test_ensure_rtl_regenerates_for_other_lanes_ir_or_generator(tmp_path, monkey
     n = len(logs)
     ensure_rtl(p, build, (4, 4), log=logs.append)
     assert len(logs) == n
-    _use_instead(monkeypatch, "templates/rtl_project/unet_core.v.j2",
-                 _edited_copy(tmp_path, "templates/rtl_project/unet_core.v.j2"))
+    _use_instead(monkeypatch, "templates/rtl_project/unet_core.sv.j2",
+                 _edited_copy(tmp_path, "templates/rtl_project/unet_core.sv.j2"))
     ensure_rtl(p, build, (4, 4), log=logs.append)
     assert len(logs) == n + 1 and "the generator changed since" in logs[-1]
 

@@ -12,7 +12,7 @@ import pytest
 from unetaccel import ir as irmod
 from unetaccel.hls import csim
 from unetaccel.ir import randnet
-from unetaccel.tools import ap_types_include, cxx
+from unetaccel.tools import ap_types_include, cxx, tcl_interpreter
 
 VENDOR_COMMANDS = ("open_project", "set_top", "open_solution", "set_part", "create_clock", "csynth_design",
                    "export_design", "exit")
@@ -45,12 +45,7 @@ struct axis {
 def run_tcl(project):
     """Source run_hls.tcl in a Tcl interpreter with the vendor commands stubbed; returns the
     add_files calls (lists of words) and the csim_design / cosim_design arguments."""
-    try:
-        import tkinter
-    except ImportError as e:  # a missing tool is a failure that says what to install, never a skip
-        pytest.fail(f"sourcing run_hls.tcl needs Tcl through Python's tkinter ({e}): use a Python built with "
-                    "Tcl/Tk (apt-get install -y tk-dev before building it, or Debian's python3-tk)")
-    tcl = tkinter.Tcl()
+    tcl = tcl_interpreter()  # a missing Tcl raises ToolMissing saying what to install, never a skip
     tcl.eval("set ::files {}; set ::csim {}; set ::cosim {}")
     tcl.eval("proc add_files {args} { lappend ::files $args }")
     tcl.eval("proc csim_design {args} { set ::csim $args }")

@@ -27,7 +27,7 @@ def test_every_op_has_a_reference_a_step_and_kernels():
     assert covered | {"concat"} == set(OPS)  # a concat is the two sources of the conv reading it
     hls_top = (TEMPLATE_DIR / "hls_project" / "unet_top.cpp.j2").read_text()
     kernels = (TEMPLATE_DIR / "hls_project" / "unet_kernels.h.j2").read_text()
-    core = (TEMPLATE_DIR / "rtl_project" / "unet_core.v.j2").read_text()
+    core = (TEMPLATE_DIR / "rtl_project" / "unet_core.sv.j2").read_text()
     assert set(rtl_project.OPCODE) == set(layout.STEP_KINDS)
     assert set(rtl_project.OPCODE.values()) <= set(regmap.OPCODES.values())
     for kind in layout.STEP_KINDS:

