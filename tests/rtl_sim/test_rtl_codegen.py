@@ -1,6 +1,7 @@
 """The RTL generator's tables (no simulator): word packing, layout, load-path words, errors."""
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from unetaccel.codegen import regmap
 from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
-from unetaccel.codegen.rtl_project import (_conv_words, generate_rtl,
+from unetaccel.codegen.rtl_project import (_conv_words, datapath_widths, generate_rtl,
                                            layout, load_words, max_weight_bits, tables, weight_parts)
 from unetaccel.ir import IRError, randnet
 
@@ -108,6 +109,33 @@ def test_weights_wider_than_the_generated_memory_are_refused():
     assert max_weight_bits(wide) == 8
     with pytest.raises(IRError, match="do not fit the 5-bit weight memory"):
         load_words(wide, (4, 4), wbits=5)
+
+
+def test_datapath_is_generated_at_the_networks_widths(tmp_path):
+    """The engine's accumulators, BatchNorm multiplier and product are the IR's widest (not 32 x
+    32 -> 64 bits): on the default network an ACCB x 8 multiply fits one DSP48E1 (25 x 18) a lane
+    and the product the IR's bound; layout.json records the widths the RTL was generated with."""
+    net = randnet.random_unet(seed=SEED)  # the default shapes
+    generate_rtl(net, tmp_path)
+    core = (tmp_path / "unet_core.sv").read_text()
+    got = {name: int(re.search(rf"parameter integer {name} = (\d+)", core).group(1))
+           for name in ("ACCB", "MBITS", "BBITS", "PBITS")}
+    acc = max(int(lay.attrs["acc_bits"]) for lay in net.layers if "acc_bits" in lay.attrs)
+    prod = max(int(lay.attrs["prod_bits"]) for lay in net.layers if lay.op == "batchnorm")
+    assert got["ACCB"] == acc and got["MBITS"] == 8 and got["PBITS"] == prod, (got, acc, prod)
+    assert got["ACCB"] <= 25 and got["MBITS"] <= 18 and prod < 48 and got["BBITS"] <= got["PBITS"]
+    lay = json.loads((tmp_path / "layout.json").read_text())
+    assert lay["datapath"] == {"acc_bits": got["ACCB"], "mul_bits": got["MBITS"], "bias_bits": got["BBITS"],
+                               "prod_bits": got["PBITS"]}
+
+
+def test_load_path_refuses_a_network_needing_a_wider_datapath():
+    """Parameters loaded at run time must fit the widths the RTL was generated with."""
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
+    dp = datapath_widths(net)
+    assert load_words(net, (8, 8), datapath=dp)["bn_mul"].size > 0
+    with pytest.raises(IRError, match=f"prod_bits {dp['prod_bits']} > {dp['prod_bits'] - 1}"):
+        load_words(net, (8, 8), datapath={**dp, "prod_bits": dp["prod_bits"] - 1})
 
 
 @pytest.mark.parametrize("lanes", [(3, 3), (1, 1), (64, 64), (2, 64), (4, 3)])

@@ -5,7 +5,8 @@ here is its plain int64 definition. The other implementations are checked agains
 reference computes the same rule in float32/float64 where its bound proves that exact
 (`reference._requant_c`; tests/ir/test_arith.py compares them value for value), the C++ kernel
 (`requantize` in the HLS project's unet_kernels.h; tests/hls/test_kernels.py) and the Verilog
-function (`requant` in unet_core.sv; every RTL test compares the requantized tensors).
+functions (`rhe_add`, `rhe_shift`, `saturate` in unet_core.sv, at the network's widths; every
+RTL test compares the requantized tensors).
 """
 from __future__ import annotations
 

@@ -191,7 +191,7 @@ def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, test
             raise RtlSimError(f"{reload_ir}: its layer table differs from the generated RTL's; the load path "
                               "replaces parameters of a network with the same shapes only")
         try:
-            words = load_words(judge, layout["lanes"], wbits=layout["weight_bits"])
+            words = load_words(judge, layout["lanes"], wbits=layout["weight_bits"], datapath=layout["datapath"])
         except irmod.IRError as e:
             raise RtlSimError(f"{reload_ir}: {e}") from None
         extra = {f"wl_{k}": v for k, v in words.items()}
