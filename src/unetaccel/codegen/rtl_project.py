@@ -34,8 +34,12 @@ VIVADO_PART = DEFAULT_PART  # vivado.tcl's part (the PYNQ-Z2's); `-tclargs PART`
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
+#: The layer table's words, LTAB_WORDS a layer (zero after the last field): the fields of a
+#: layer, then the products derived from them (derived()), which the engine takes from the table
+#: in whole-network mode and computes by shift-add from the single-layer registers.
 FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "dst", "wbase", "pbase", "lo", "hi",
-          "reserved")
+          "hw_in", "hw_out", "taps", "wcount", "words0", "words1", "words_out")
+LTAB_WORDS = 32
 
 
 def word_lanes(lanes) -> int:
@@ -66,6 +70,29 @@ def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.
     if w.shape[1] != cin0 + cin1:
         raise IRError(f"conv weights with {w.shape[1]} input channels, expected {cin0} + {cin1}")
     return pack_conv(w, cin0, pin, pout).reshape(-1, pout, pin)
+
+
+def derived(row: dict, lanes=(8, 8)) -> dict:
+    """The products unet_core derives from a layer's fields (S_DERIVE): input and output pixels,
+    weight words an output group (taps) and in all (wcount), activation words of the source, skip
+    and output tensors (the configuration check's bounds)."""
+    pin, pout = check_lanes(lanes)
+    A = max(pin, pout)
+    codes = regmap.OPCODES
+    op = row["op"]
+    conv, convt = op in (codes["conv_bn"], codes["conv_bias"]), op == codes["conv_transpose"]
+    pool, add, argmax = op == codes["maxpool"], op == codes["add"], op == codes["argmax"]
+    hw = row["h"] * row["w"]
+    hw_out = 4 * hw if convt else hw // 4 if pool else hw
+    ngi = (1 if pool else 2 if add else groups(row["cin0"], pin) + groups(row["cin1"], pin) if conv
+           else groups(row["cin0"], pin))
+    nk = row["k"] if conv else 2 if pool else 1
+    taps = (4 if convt else 1) * ngi * nk * nk
+    ngo = 1 if argmax else groups(row["cin0"] if pool else row["cout"], pout)
+    out_c = 1 if argmax else row["cin0"] if pool else row["cout"]
+    return {"hw_in": hw, "hw_out": hw_out, "taps": taps, "wcount": ngo * taps if conv or convt else 0,
+            "words0": groups(row["cin0"], A) * hw, "words1": groups(row["cin1"], A) * hw,
+            "words_out": groups(out_c, A) * hw_out}
 
 
 def tables(ir: IR, lanes=(8, 8)):
@@ -122,9 +149,21 @@ def tables(ir: IR, lanes=(8, 8)):
         shift.append(ps)
         wbase += len(wq)
         pbase += len(pm)
+        row.update(derived(row, (pin, pout)))
         rows.append(row)
     return (steps, base, depth, rows, np.concatenate(weights), np.concatenate(mul), np.concatenate(bias),
             np.concatenate(shift))
+
+
+def _ltab(rows) -> np.ndarray:
+    """The layer table: LTAB_WORDS words a layer, FIELDS first; every field fits 32 bits."""
+    t = np.zeros((len(rows), LTAB_WORDS), np.int64)
+    for i, r in enumerate(rows):
+        for j, f in enumerate(FIELDS):
+            if not -(1 << 31) <= r[f] < 1 << 32:
+                raise IRError(f"layer table row {i}: {f} = {r[f]} does not fit 32 bits")
+            t[i, j] = r[f]
+    return t.reshape(-1, 1)
 
 
 def _pack(words: np.ndarray, bits: int) -> np.ndarray:
@@ -305,12 +344,13 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
         "fields": regmap.fields(), "wload": regmap.WLOAD_REGIONS, "err_none": E["none"],
         "addr_msb": regmap.ADDR_BITS - 1, "reset": {r.name: regmap.reset_value(r.name) for r in regmap.REGISTERS},
         "registers": regmap.REGISTERS, "writable": regmap.writable(),
+        "ltab_words": LTAB_WORDS, "ltab": {f: i for i, f in enumerate(FIELDS)},
         "part": VIVADO_PART, "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES, "mem_files": MEM_FILES,
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
     mems = dict(zip(MEM_FILES, (_mem(weights, wbits), _mem(mul, 32), _mem(bias, 32), _mem(shift, 8),
-                                _mem(np.array([[r[f] for r in rows for f in FIELDS]]).T, 32))))
+                                _mem(_ltab(rows), 32))))
     files.update({
         **mems,
         "layout.json": json.dumps({"ir": ir_file, "lanes": [pin, pout], "word_lanes": max(pin, pout),

@@ -96,7 +96,9 @@ async def test_core_whole_network(dut):
 
 @cocotb.test()
 async def test_core_each_layer(dut):
-    """Every layer-table row through the single-layer ports, its output compared."""
+    """Every layer-table row through the single-layer ports, its output compared; the products
+    the engine derived by shift-add from the registers are the generator's (rtl_project.derived),
+    which whole-network mode takes from the layer table."""
     data = _data()
     rows = _rows()
     c = Core(dut)
@@ -108,6 +110,8 @@ async def test_core_each_layer(dut):
             await c.source.send(AxiStreamFrame(_hwc(img)))
         out = await c.sink.recv()
         assert await c.wait_done() == regmap.ERRORS["none"], f"layer {i}: error {c.err}"
+        for f in ("hw_in", "hw_out", "taps", "wcount", "words0", "words1", "words_out"):
+            assert int(getattr(dut, f).value) == row[f], f"layer {i}: derived {f} {int(getattr(dut, f).value)}, table {row[f]}"
         mism, first = compare_stream(bytes(out.tdata), _hwc(data[f"layer_{i}"][0]))
         assert mism == 0, f"layer {i}: {mism} mismatching bytes, first {first}"
 
