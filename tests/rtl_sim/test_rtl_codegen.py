@@ -9,8 +9,8 @@ import pytest
 
 from unetaccel.codegen import regmap
 from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
-from unetaccel.codegen.rtl_project import (_conv_words, generate_rtl,
-                                           layout, load_words, max_weight_bits, tables, weight_parts)
+from unetaccel.codegen.rtl_project import (_conv_words, generate_rtl, layout, load_words, max_weight_bits,
+                                           memories, tables, weight_parts)
 from unetaccel.ir import IRError, randnet
 from unetaccel.ir.ops import MAX_SHIFT
 
@@ -120,6 +120,22 @@ def test_load_path_counters_are_sized_from_their_values(tmp_path, lanes, wbits):
     for name in ("unet_regs.v", "unet_core.v", "unet_accel.v"):
         m = re.search(r"\[(\d+):0\]\s+wl_part\b", (tmp_path / name).read_text())
         assert m and parts - 1 < 1 << (int(m.group(1)) + 1), f"{name}: wl_part cannot count {parts} parts"
+
+
+@pytest.mark.parametrize("lanes", [(8, 8), (4, 16)])
+def test_memories_are_what_the_verilog_declares(tmp_path, lanes):
+    """memories() (the benchmarks' view of the block RAM) matches the generated files: each
+    .mem file's lines and hex digits, and the activation memory's depth parameter."""
+    net = randnet.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
+    mems = memories(net, lanes)
+    generate_rtl(net, tmp_path, lanes=lanes)
+    for name, mem in (("wmem", "weights.mem"), ("mulmem", "bn_mul.mem"), ("biasmem", "bn_bias.mem"),
+                      ("shiftmem", "shift.mem"), ("ltab", "layers.mem")):
+        lines = (tmp_path / mem).read_text().split()
+        assert mems[name] == (4 * len(lines[0]), len(lines)), name
+    core = (tmp_path / "unet_core.v").read_text()
+    depth = int(re.search(r"parameter integer ACT_DEPTH = (\d+)", core).group(1))
+    assert mems["act"] == (8 * max(lanes), depth)
 
 
 def test_shift_load_words_are_signed_32_bit():
