@@ -138,7 +138,8 @@ def parse_critical_path(log: str) -> dict:
         block = block[:end.end()]
     src = re.search(r"Source\s+(\S+)", block)
     sinks = re.findall(r"Sink\s+(\S+)", block)
-    defined = re.findall(r"Defined in:\s*\n(?:Info:)?\s+(\S+)", block)
+    defined = [d for d in re.findall(r"Defined in:\s*\n(?:Info:)?\s+(\S+)", block)
+               if not d.startswith("/")]  # the design's files, not Yosys' cell library (/share/...)
     out = {"start": src.group(1) if src else None, "end": sinks[-1] if sinks else None, "nets": len(sinks),
            "start_source": defined[0] if defined else None, "end_source": defined[-1] if defined else None}
     if end:
