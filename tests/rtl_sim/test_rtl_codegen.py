@@ -9,9 +9,10 @@ import pytest
 
 from unetaccel.codegen import regmap
 from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
-from unetaccel.codegen.rtl_project import (_conv_words, datapath_widths, generate_rtl,
-                                           layout, load_words, max_weight_bits, tables, weight_parts)
+from unetaccel.codegen.rtl_project import (_conv_words, datapath_widths, generate_rtl, layout, load_words,
+                                           max_weight_bits, memories, tables, weight_parts)
 from unetaccel.ir import IRError, randnet
+from unetaccel.ir.ops import MAX_SHIFT
 
 SEED = 5
 
@@ -101,6 +102,49 @@ def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
     assert [r["op"] for r in rows][-1] == regmap.OPCODES["argmax"]
     lay = json.loads((tmp_path / "layout.json").read_text())
     assert lay["lanes"] == [pin, pout] and lay["weight_bits"] == 5 and lay["weight_parts"] == parts
+
+
+@pytest.mark.parametrize("lanes,wbits", [((32, 32), 8), ((8, 8), 5), ((2, 2), 5), ((32, 16), 8)])
+def test_load_path_counters_are_sized_from_their_values(tmp_path, lanes, wbits):
+    """WEIGHT_PARTS and the part counter are as wide as their values need (at 32x32 lanes of
+    8-bit weights a word is 256 parts: an 8-bit WEIGHT_PARTS read 0)."""
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, weight_bits=wbits)
+    generate_rtl(net, tmp_path, lanes=lanes)
+    parts = weight_parts(lanes, wbits)
+    regs = (tmp_path / "unet_regs.sv").read_text()
+    m = re.search(r"localparam \[(\d+):0\] WEIGHT_PARTS = (?:(\d+)'d)?(\d+);", regs)
+    assert m, "no WEIGHT_PARTS localparam in unet_regs.sv"
+    msb, value = int(m.group(1)), int(m.group(3))
+    assert value == parts and int(m.group(2) or msb + 1) == msb + 1
+    assert parts < 1 << (msb + 1), f"WEIGHT_PARTS = {parts} does not fit [{msb}:0]"
+    for name in ("unet_regs.sv", "unet_core.sv", "unet_accel.sv"):
+        m = re.search(r"\[(\d+):0\]\s+wl_part\b", (tmp_path / name).read_text())
+        assert m and parts - 1 < 1 << (int(m.group(1)) + 1), f"{name}: wl_part cannot count {parts} parts"
+
+
+@pytest.mark.parametrize("lanes", [(8, 8), (4, 16)])
+def test_memories_are_what_the_verilog_declares(tmp_path, lanes):
+    """memories() (the benchmarks' view of the block RAM) matches the generated files: each
+    .mem file's lines and hex digits, and the activation memory's depth parameter."""
+    net = randnet.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
+    mems = memories(net, lanes)
+    generate_rtl(net, tmp_path, lanes=lanes)
+    for name, mem in (("wmem", "weights.mem"), ("mulmem", "bn_mul.mem"), ("biasmem", "bn_bias.mem"),
+                      ("shiftmem", "shift.mem"), ("ltab", "layers.mem")):
+        lines = (tmp_path / mem).read_text().split()
+        assert mems[name] == (4 * len(lines[0]), len(lines)), name
+    core = (tmp_path / "unet_core.sv").read_text()
+    depth = int(re.search(r"parameter integer ACT_DEPTH = (\d+)", core).group(1))
+    assert mems["act"] == (8 * max(lanes), depth)
+
+
+def test_shift_load_words_are_signed_32_bit():
+    """The load path's shift entries are the shifts as two's-complement 32-bit words (the RTL
+    refuses one outside [-MAX_SHIFT, MAX_SHIFT]), left shifts down to -MAX_SHIFT included."""
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, negative_shifts=True)
+    shift = tables(net, (8, 8))[7].reshape(-1)
+    assert shift.min() == -MAX_SHIFT
+    np.testing.assert_array_equal(load_words(net, (8, 8))["shift"].view(np.int32), shift)
 
 
 def test_weights_wider_than_the_generated_memory_are_refused():

@@ -14,14 +14,14 @@ import numpy as np
 from ..ir.arith import fits
 from ..ir.graph import IR, IRError
 from . import regmap
-from .layout import allocate, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
+from .layout import BOARD_PART, allocate, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, plan
 from .cache import generation_record, locked, write_stamp
 from .render import render
 from .writer import write_files
 
 TEMPLATES = ("unet_types.h", "unet_kernels.h", "unet_config.h", "unet_weights.h", "unet_weights.cpp",
              "unet_top.h", "unet_top.cpp", "unet_regmap.h", "tb_unet.cpp", "run_hls.tcl", "README.md")
-DEFAULT_PART = "xc7z020clg400-1"
+DEFAULT_PART = BOARD_PART
 DEFAULT_LANES = (8, 8)
 DEFAULT_CLOCK_NS = 10.0
 VITIS_BLOCK_CONTROL = (0x000, 0x004, 0x008, 0x00C)  # ap_ctrl_hs: control, GIE, IER, ISR (fixed by Vitis)

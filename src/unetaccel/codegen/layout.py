@@ -44,6 +44,9 @@ class Slot:
     free_after: int = -2
 
 
+#: The FPGA of FSIC's board (PYNQ-Z2): the default part of run_hls.tcl and vivado.tcl.
+BOARD_PART = "xc7z020clg400-1"
+
 #: PIN and POUT (input and output channel lanes) the generators take: powers of two, so lane
 #: groups and word slices are shifts and masks in the RTL and the HLS kernels.
 SUPPORTED_LANES = (2, 4, 8, 16, 32)

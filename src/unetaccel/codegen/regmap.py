@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ir.ops import MAX_SHIFT
+
 ID_VALUE = 0x554E4554  # "UNET" in ASCII, 'U' in the top byte
 VERSION_VALUE = 0x00010001  # major.minor as 16.16 (1.1: PIN x POUT lanes, packed weight words)
 FSIC_BASE = 0x3000_0000
@@ -98,7 +100,13 @@ REGISTERS: tuple[Register, ...] = (
              "run-time parameter load address (RTL; accepted while idle)"),
     Register(0x104, "WLOAD_DATA", "wo", (Field("data", 0, 32),),
              "load data (RTL; ignored while busy): weights take ceil(weight_bits x PIN x POUT / 32) writes a "
-             "word, low 32 bits first, then the index advances; the other regions one write an entry"),
+             "word, low 32 bits first, then the index advances; the other regions one write an entry (a shift: "
+             f"a signed 32-bit integer in [-{MAX_SHIFT}, {MAX_SHIFT}]). A write refused for its index or value "
+             "stores nothing and still advances; one while busy is ignored. Both set WLOAD_STATUS.refused"),
+    Register(0x108, "WLOAD_STATUS", "ro", (Field("refused", 0, 1, "sticky; cleared by writing WLOAD_ADDR"),),
+             "run-time parameter load status (RTL): refused is set when a WLOAD_DATA write was refused (while "
+             "busy, an unknown region, an index or part beyond its memory, a shift outside "
+             f"[-{MAX_SHIFT}, {MAX_SHIFT}]) and cleared by writing WLOAD_ADDR"),
 )
 
 #: Single-layer op codes (0 is never valid: a start with it is rejected).

@@ -27,6 +27,7 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, Axi
                            AxiStreamSource)
 
 from unetaccel.codegen import regmap
+from unetaccel.ir.ops import MAX_SHIFT
 
 R = {r.name: r.offset for r in regmap.REGISTERS}
 START = regmap.pack("CTRL", ap_start=1)
@@ -151,6 +152,7 @@ async def load_parameters(tb: TB, data):
         got = await tb.read("WLOAD_ADDR")
         assert got == regmap.pack("WLOAD_ADDR", region=region, index=entries), \
             f"WLOAD_ADDR {got:#x} after {len(words)} writes to {name}"
+        assert await tb.read("WLOAD_STATUS") == 0, f"a write to {name} was refused"
     return n
 
 
@@ -420,3 +422,69 @@ async def test_reset_mid_run(dut):
     await enable_interrupt(tb)
     got, ctrl, cycles, err = await run_image(tb, img, False)
     assert got == _expected(0, data["classes"]) and err == 0
+
+
+def _mem_words(name: str) -> int:
+    """Words of a generated .mem file beside layout.json (the depth of that memory)."""
+    path = os.path.join(os.path.dirname(os.environ["UNETACCEL_TB_LAYOUT"]), name)
+    with open(path) as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+@cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
+async def test_load_refused(dut):
+    """The load path refuses what the engine cannot use: a shift outside [-MAX_SHIFT, MAX_SHIFT]
+    (64 would round 0 to 1), an unknown region, an index beyond its memory. A refused write
+    stores nothing, still advances the index and sets the sticky WLOAD_STATUS bit, which a
+    WLOAD_ADDR write clears; in-range shifts are stored. Then an image runs exact (the .npz's
+    logits): the refused writes left the parameters intact."""
+    data = np.load(os.environ["UNETACCEL_TB_DATA"])
+    tb = TB(dut)
+    await tb.reset()
+    pout, parts = _layout()["lanes"][1], _layout()["weight_parts"]
+    shiftmem = dut.dut.core.shiftmem
+    entries = _mem_words("shift.mem") * pout
+    regions = regmap.WLOAD_REGIONS
+    refused = regmap.pack("WLOAD_STATUS", refused=1)
+
+    async def load(region: int, index: int, value: int, want_refused: bool, what: str):
+        addr = regmap.pack("WLOAD_ADDR", region=region, index=index)
+        await tb.write("WLOAD_ADDR", addr)
+        assert await tb.read("WLOAD_STATUS") == 0, "writing WLOAD_ADDR clears WLOAD_STATUS"
+        await tb.write("WLOAD_DATA", value & 0xFFFFFFFF)
+        got = await tb.read("WLOAD_STATUS")
+        assert got == (refused if want_refused else 0), f"{what}: WLOAD_STATUS {got:#x}"
+        step = 1 if region != regions["weights"] or parts == 1 else 0  # a weight word: after its last part
+        assert await tb.read("WLOAD_ADDR") == addr + step, f"{what}: the index advances"
+
+    def stored(i: int) -> int:
+        """Shift entry i as the engine holds it (the signed byte of its lane)."""
+        b = int(shiftmem[i // pout].value) >> (8 * (i % pout)) & 0xFF
+        return b - ((b & 0x80) << 1)
+
+    assert await tb.read("WLOAD_STATUS") == 0
+    word0, original = int(shiftmem[0].value), stored(0)
+    for v in (MAX_SHIFT, -MAX_SHIFT, original):  # accepted: lane 0 of group 0 takes the byte
+        await load(regions["shift"], 0, v, False, f"shift {v}")
+        assert stored(0) == v, f"shift {v} was not stored"
+    assert int(shiftmem[0].value) == word0
+    for v in (64, 127, MAX_SHIFT + 1, -MAX_SHIFT - 1, -128, 0x100, 1 << 31):
+        await load(regions["shift"], 0, v, True, f"shift {v}")
+        assert int(shiftmem[0].value) == word0, f"the refused shift {v} was stored"
+    await load(regions["shift"], entries - 1, stored(entries - 1), False, "the last shift entry")
+    await load(regions["shift"], entries, 0, True, "a shift index beyond the memory")
+    await load(regions["bn_mul"], entries, 1, True, "a multiplier index beyond the memory")
+    await load(regions["bn_bias"], entries, 1, True, "a bias index beyond the memory")
+    await load(regions["weights"], _mem_words("weights.mem"), 1, True, "a weight word beyond the memory")
+    await load(max(regions.values()) + 1, 0, 1, True, "an unknown region")
+    # sticky: an accepted write after a refused one leaves it set, until WLOAD_ADDR is written
+    await load(regions["shift"], 0, 64, True, "shift 64")
+    await tb.write("WLOAD_DATA", stored(1) & 0xFFFFFFFF)  # entry 1, its own value: accepted
+    assert await tb.read("WLOAD_STATUS") == refused, "WLOAD_STATUS is sticky"
+    await tb.write("WLOAD_ADDR", 0)
+    assert await tb.read("WLOAD_STATUS") == 0
+    assert int(shiftmem[0].value) == word0
+    got, ctrl, _, err = await run_image(tb, data["images"][0], True)
+    want = (data["logits"][0].transpose(1, 2, 0).ravel() & 0xFF).astype(np.uint8).tobytes()
+    mism, first = compare_stream(got, want)
+    assert mism == 0 and err == regmap.ERRORS["none"] and ended_cleanly(ctrl), (mism, first, err, ctrl)

@@ -163,7 +163,7 @@ class Engine:
             self.pins = PinMaster(dut)
         else:
             self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        for name in ("busy", "core_done", "core_err", "layer", "cur_dim", "cur_kernel", "cur_chan"):
+        for name in ("busy", "core_done", "core_err", "layer", "cur_dim", "cur_kernel", "cur_chan", "wl_refused"):
             getattr(dut, name).value = 0
         cocotb.start_soon(self._monitor())
 
@@ -300,7 +300,8 @@ async def test_start_done_interrupt_and_cycles(dut):
 async def test_geometry_readback_and_parameter_load(dut):
     """Whole-network mode reads the engine's current layer geometry; the load path writes
     one entry per WLOAD_DATA and advances the address (a weight word after its parts), and
-    ignores writes while busy."""
+    ignores writes while busy; a write ignored or refused by the engine (wl_refused) sets the
+    sticky WLOAD_STATUS bit, which writing WLOAD_ADDR clears."""
     e = Engine(dut)
     await e.reset()
     dut.cur_dim.value = regmap.pack("DIM", height=64, width=48)
@@ -340,6 +341,20 @@ async def test_geometry_readback_and_parameter_load(dut):
     await ClockCycles(dut.clk, 2)
     assert len(e.loads) == n and await e.rd("WLOAD_ADDR") == base + 3, "a load while busy must be ignored"
     dut.busy.value = 0
+    refused = regmap.pack("WLOAD_STATUS", refused=1)
+    assert await e.rd("WLOAD_STATUS") == refused, "a load while busy sets WLOAD_STATUS"
+    await e.wr("WLOAD_ADDR", base)
+    assert await e.rd("WLOAD_STATUS") == 0, "writing WLOAD_ADDR clears WLOAD_STATUS"
+    await e.wr("WLOAD_DATA", 7)
+    assert await e.rd("WLOAD_STATUS") == 0, "an accepted load leaves WLOAD_STATUS clear"
+    await FallingEdge(dut.clk)
+    dut.wl_refused.value = 1  # the engine refuses a write (a one-cycle pulse)
+    await FallingEdge(dut.clk)
+    dut.wl_refused.value = 0
+    await e.wr("WLOAD_DATA", 8)
+    assert await e.rd("WLOAD_STATUS") == refused, "the engine's refusal sets WLOAD_STATUS, and it stays set"
+    await e.wr("WLOAD_ADDR", base)
+    assert await e.rd("WLOAD_STATUS") == 0
     assert await e.rd("WLOAD_DATA") == 0  # write-only
 
 

@@ -4,6 +4,7 @@ unetaccel.rtl_sim.tb_accel): bit for bit against the NumPy reference.
 Each configuration (network + lanes) is generated and built once per session; protocol
 tests run on a small network, the full default network on one image (DESIGN.md 6b).
 """
+import json
 import subprocess
 
 import numpy as np
@@ -46,7 +47,7 @@ def test_stream_grid(small, pause):
 
 
 @pytest.mark.parametrize("testcase", ["test_bad_register_values", "test_start_while_busy_and_early_tlast",
-                                      "test_reset_mid_run"])
+                                      "test_reset_mid_run", "test_load_refused"])
 def test_protocol(small, testcase):
     p, build, imgs = small
     res = simulate(p, imgs[:1], build, testcase=testcase)
@@ -83,6 +84,24 @@ def test_weights_reloaded_at_run_time(small, tmp_path):
                        tmp_path / "wrong" / "model")
     with pytest.raises(RtlSimError, match="same shapes"):
         simulate(p, imgs[:1], build, reload_ir=wrong)
+
+
+def test_weights_reloaded_at_32x32_lanes_8bit(tmp_path):
+    """32x32 lanes of 8-bit weights: a weight word is 256 32-bit parts, a count the part
+    counter and WEIGHT_PARTS must hold (an 8-bit WEIGHT_PARTS read 0 and broke the load path).
+    Another network's parameters written through the load path run exact."""
+    seed = SEED + 32
+    print("seed", seed)
+    nets = [randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=seed + i, weight_bits=8)
+            for i in range(2)]
+    p, q = (irmod.save(n, tmp_path / f"net{i}" / "model") for i, n in enumerate(nets))
+    imgs = np.random.default_rng(seed).integers(0, 256, (1, 3, 8, 8), dtype=np.uint8)
+    a, b = (irmod.reference.run(n, imgs, layout="nchw") for n in nets)
+    assert (a.logits != b.logits).any()  # the reload is visible in the outputs
+    res = _exact(simulate(p, imgs, tmp_path / "build", lanes=(32, 32), reload_ir=q, logits=True), 1)
+    layout = json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())
+    assert layout["weight_parts"] == 256 and layout["weight_bits"] == 8
+    assert res["loaded_words"] > 256
 
 
 @pytest.mark.parametrize("lanes", [(4, 4), (16, 16), (4, 16), (8, 2)])
