@@ -28,7 +28,11 @@ from ..tools import cxx, ensure_verilator_on_path, iverilog
 
 SOURCES = ["tb_unet.sv", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 SIMULATORS = ("verilator", "icarus")
-BUILD_ARGS = {"verilator": ["-O3", "-CFLAGS", "-O2", "-Wno-fatal"],  # waves: VCD (FST needs liblz4 headers)
+# Verilator: --output-split 0 keeps one C++ compilation unit; a large design (32x32 lanes) is split
+# otherwise, and the split build uses precompiled headers, which this wheel's verilated.mk passes
+# to g++ without -include (`Vtop__pch.h.fast: linker input file not found`). Waves: VCD (FST
+# needs liblz4 headers).
+BUILD_ARGS = {"verilator": ["-O3", "--output-split", "0", "-CFLAGS", "-O2", "-Wno-fatal"],
               "icarus": []}  # cocotb's runner adds -g2012 (SystemVerilog)
 WAVES = {"verilator": "dump.vcd", "icarus": "dump.fst"}  # the waveform file a run with waves writes in BUILD/rtl
 TIMESCALE = ("1ns", "1ps")
