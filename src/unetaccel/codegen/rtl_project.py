@@ -30,7 +30,6 @@ TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "une
 DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
 SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
 MEM_FILES = ("weights.mem", "bn_mul.mem", "bn_bias.mem", "shift.mem", "layers.mem")  # $readmemh'd by unet_core
-VIVADO_PART = BOARD_PART  # vivado.tcl's part (the PYNQ-Z2's); `-tclargs PART` replaces it
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
@@ -366,7 +365,8 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
         "addr_msb": regmap.ADDR_BITS - 1, "reset": {r.name: regmap.reset_value(r.name) for r in regmap.REGISTERS},
         "registers": regmap.REGISTERS, "writable": regmap.writable(),
         "ltab_words": LTAB_WORDS, "ltab": {f: i for i, f in enumerate(FIELDS)},
-        "part": VIVADO_PART, "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES, "mem_files": MEM_FILES,
+        "part": BOARD_PART,  # vivado.tcl's part (the PYNQ-Z2's); `-tclargs PART` replaces it
+        "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES, "mem_files": MEM_FILES,
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
