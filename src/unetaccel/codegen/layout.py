@@ -2,8 +2,10 @@
 
 `plan` fuses the IR's layers into kernel steps (conv+BatchNorm, pooling, transposed conv, the
 logits conv, argmax); `allocate` lays activation tensors into reusable buffers from their
-lifetimes; the packers put weights and per-channel parameters into lane words. The HLS project
-and the RTL both use these, so both see one schedule and one memory layout.
+lifetimes (the HLS project's arrays); `place` gives every tensor an offset in one memory from
+their lifetimes (the RTL's activation memory); the packers put weights and per-channel
+parameters into lane words. The HLS project and the RTL both use these, so both see one
+schedule and one weight layout.
 """
 from __future__ import annotations
 

@@ -335,7 +335,8 @@ def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None, datapath: dict | 
     """What the run-time load path (WLOAD_ADDR / WLOAD_DATA) writes for this IR: per region,
     the 32-bit data words from index 0. Weights: each packed weight word as weight_parts()
     little-endian 32-bit parts, low part first; the other regions one two's-complement 32-bit
-    word an entry (the RTL refuses a shift outside [-MAX_SHIFT, MAX_SHIFT]). wbits: the weight
+    word an entry (the RTL refuses a shift outside [-MAX_SHIFT, MAX_SHIFT], a multiplier or a bias
+    beyond the datapath's mul_bits / bias_bits, the bits its parameter memory keeps). wbits: the weight
     width the RTL was generated with (default: this network's); weights that do not fit it are
     refused. datapath: the RTL's arithmetic widths (layout.json's "datapath"); a network that
     needs wider ones is refused."""
