@@ -134,14 +134,14 @@ def test_digest_changes_with_the_ir_arrays_and_the_options():
 
 
 def _load_edited_layout(tmp_path, monkeypatch):
-    """codegen/layout.py with its allocator's reuse rule edited (no buffer is ever reused), loaded
-    as a module of the package; returns (its path, the module)."""
+    """codegen/layout.py with the RTL placement's sharing rule edited (no two tensors ever share a
+    word), loaded as a module of the package; returns (its path, the module)."""
     text = (CODEGEN / "layout.py").read_text()
-    old = "if sl.free_after < start)"
-    assert text.count(old) == 1, "the allocator's reuse test moved: update this test"
+    old = "if life[u][0] <= end and start <= life[u][1])"
+    assert text.count(old) == 1, "the placement's lifetime test moved: update this test"
     path = tmp_path / "edited" / "layout.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace(old, "if False)"))
+    path.write_text(text.replace(old, "if True)"))
     spec = importlib.util.spec_from_file_location("unetaccel.codegen._layout_edited", path)
     mod = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, mod)  # its dataclasses look their module up
@@ -151,7 +151,7 @@ def _load_edited_layout(tmp_path, monkeypatch):
 
 def test_ensure_rtl_regenerates_when_the_layout_changes(tmp_path, monkeypatch):
     """The stale-RTL finding: BUILD/rtl is reused while nothing changed, and regenerated when
-    codegen/layout.py (here: the allocator's buffer reuse) is edited; unchanged files stay untouched."""
+    codegen/layout.py (here: the placement's sharing of words) is edited; unchanged files stay untouched."""
     net = _net()
     p = irmod.save(net, tmp_path / "run" / "model")
     build = tmp_path / "build"
@@ -164,12 +164,12 @@ def test_ensure_rtl_regenerates_when_the_layout_changes(tmp_path, monkeypatch):
     ensure_rtl(p, build, (8, 8), log=logs.append)
     assert logs == []  # nothing changed: reused
     path, edited = _load_edited_layout(tmp_path, monkeypatch)
-    monkeypatch.setattr(rtl_project, "allocate", edited.allocate)  # what a fresh import of the edit would do
+    monkeypatch.setattr(rtl_project, "place", edited.place)  # what a fresh import of the edit would do
     _use_instead(monkeypatch, "layout.py", path)
     ensure_rtl(p, build, (8, 8), log=logs.append)
     assert len(logs) == 1 and "the generator changed since" in logs[0], logs
     second = json.loads((rtl / "layout.json").read_text())
-    assert second["act_depth_words"] > first["act_depth_words"]  # the edited allocator's layout
+    assert second["act_depth_words"] > first["act_depth_words"]  # the edited placement
     assert (rtl / "unet_regs.sv").stat().st_mtime == before[rtl / "unet_regs.sv"]  # same text: not rewritten
     assert (rtl / "unet_core.sv").stat().st_mtime != before[rtl / "unet_core.sv"]
 

@@ -10,7 +10,8 @@ import pytest
 from unetaccel.codegen import regmap
 from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
 from unetaccel.codegen.rtl_project import (_conv_words, datapath_widths, generate_rtl, layout, load_words,
-                                           max_weight_bits, memories, tables, weight_parts)
+                                           max_weight_bits, memories, param_bytes, param_words, tables,
+                                           weight_parts)
 from unetaccel.ir import IRError, randnet
 from unetaccel.ir.ops import MAX_SHIFT
 
@@ -129,13 +130,60 @@ def test_memories_are_what_the_verilog_declares(tmp_path, lanes):
     net = randnet.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
     mems = memories(net, lanes)
     generate_rtl(net, tmp_path, lanes=lanes)
-    for name, mem in (("wmem", "weights.mem"), ("mulmem", "bn_mul.mem"), ("biasmem", "bn_bias.mem"),
-                      ("shiftmem", "shift.mem"), ("ltab", "layers.mem")):
+    for name, mem in (("wmem", "weights.mem"), ("pmem", "bn_params.mem"), ("ltab", "layers.mem")):
         lines = (tmp_path / mem).read_text().split()
         assert mems[name] == (4 * len(lines[0]), len(lines)), name
     core = (tmp_path / "unet_core.sv").read_text()
     depth = int(re.search(r"parameter integer ACT_DEPTH = (\d+)", core).group(1))
     assert mems["act"] == (8 * max(lanes), depth)
+
+
+@pytest.mark.parametrize("lanes", [(8, 8), (4, 16), (2, 2)])
+def test_parameter_memory_decodes_to_the_load_paths_entries(tmp_path, lanes):
+    """bn_params.mem, decoded here independently (a lane of mul_bits and bias_bits in whole bytes
+    and a shift byte, lane 0 lowest, two's complement), holds exactly the entries the load path
+    writes to bn_mul, bn_bias and shift; the Verilog's pmem is that wide."""
+    net = randnet.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED, negative_shifts=True)
+    pout = lanes[1]
+    generate_rtl(net, tmp_path, lanes=lanes)
+    dp = json.loads((tmp_path / "layout.json").read_text())["datapath"]
+    mb, bb = -(-dp["mul_bits"] // 8), -(-dp["bias_bits"] // 8)
+    lane = 8 * (mb + bb + 1)
+    words = [int(line, 16) for line in (tmp_path / "bn_params.mem").read_text().split()]
+
+    def signed(v: int, nbytes: int) -> int:
+        return v - (1 << 8 * nbytes) if v >> (8 * nbytes - 1) else v
+
+    got = {"bn_mul": [], "bn_bias": [], "shift": []}
+    for word in words:
+        for j in range(pout):
+            v = word >> (lane * j)
+            got["bn_mul"].append(signed(v & ((1 << 8 * mb) - 1), mb))
+            got["bn_bias"].append(signed(v >> 8 * mb & ((1 << 8 * bb) - 1), bb))
+            got["shift"].append(signed(v >> 8 * (mb + bb) & 0xFF, 1))
+    want = load_words(net, lanes)
+    for name, values in got.items():
+        np.testing.assert_array_equal(np.array(values, np.int64), want[name].view(np.int32), name)
+    assert min(got["shift"]) < 0 < max(got["shift"]) and min(got["bn_bias"]) < 0 < max(got["bn_bias"])
+    core = (tmp_path / "unet_core.sv").read_text()
+    assert re.search(r"reg \[PLB\*POUT-1:0\] pmem \[0:P_DEPTH-1\]", core)
+    assert memories(net, lanes)["pmem"] == (lane * pout, len(words))
+
+
+def test_parameters_beyond_the_datapath_are_refused():
+    """A BatchNorm bias the datapath's bias_bits cannot hold would be cut by the parameter memory:
+    the generator refuses it by name."""
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
+    _, _, _, _, _, mul, bias, shift = tables(net, (8, 8))
+    dp = datapath_widths(net)
+    assert param_words(mul, bias, shift, dp).shape == (*mul.shape, sum(param_bytes(dp)) + 1)
+    need = max(int(v).bit_length() for v in np.concatenate([bias.ravel(), ~bias.ravel()])) + 1  # signed bits
+    assert need > 2
+    with pytest.raises(IRError, match=f"bias .* does not fit the datapath's {need - 1} bits"):
+        param_words(mul, bias, shift, {**dp, "bias_bits": need - 1})
+    assert param_words(mul, bias, shift, {**dp, "bias_bits": need}).shape[-1] == param_bytes(dp)[0] + -(-need // 8) + 1
+    with pytest.raises(IRError, match="multiplier .* does not fit the datapath's 2 bits"):
+        param_words(mul, bias, shift, {**dp, "mul_bits": 2})
 
 
 def test_shift_load_words_are_signed_32_bit():

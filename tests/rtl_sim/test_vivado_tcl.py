@@ -54,7 +54,7 @@ def test_vivado_tcl_names_every_source_and_mem_file(rtl_dir):
     generated = set(emit_rtl(net, (8, 4)))
     sources = {f for f in generated if f.endswith(".sv")}
     mems = {f for f in generated if f.endswith(".mem")}
-    assert len(sources) == 4 and len(mems) == 5, generated
+    assert len(sources) == 4 and len(mems) == 3, generated  # weights, BatchNorm parameters, layer table
 
     (create,) = _calls(calls, "create_project")
     assert create[create.index("-part") + 1] == "xc7z020clg400-1" and "-force" in create

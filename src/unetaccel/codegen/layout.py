@@ -2,8 +2,10 @@
 
 `plan` fuses the IR's layers into kernel steps (conv+BatchNorm, pooling, transposed conv, the
 logits conv, argmax); `allocate` lays activation tensors into reusable buffers from their
-lifetimes; the packers put weights and per-channel parameters into lane words. The HLS project
-and the RTL both use these, so both see one schedule and one memory layout.
+lifetimes (the HLS project's arrays); `place` gives every tensor an offset in one memory from
+their lifetimes (the RTL's activation memory); the packers put weights and per-channel
+parameters into lane words. The HLS project and the RTL both use these, so both see one
+schedule and one weight layout.
 """
 from __future__ import annotations
 
@@ -175,6 +177,72 @@ def allocate(ir: IR, steps: list[Step], size_of=None):
         where[t] = k
     return slots, where
 
+
+def lifetimes(ir: IR, steps: list[Step]) -> dict[str, tuple[int, int]]:
+    """{tensor: (first, last)} step indices, both inclusive, of every tensor a step reads or
+    writes: from the step that writes it (the input: -1, before step 0) to the last step that
+    reads it; the logits and the class map live to the end (len(steps)), as either is streamed
+    out after the last step. A step's output lives from that step, its inputs at least to it:
+    the two always overlap."""
+    end = len(steps)
+    life = {ir.input: (-1, -1)}
+    for i, s in enumerate(steps):
+        for t in s.inputs:
+            if t not in life:
+                raise IRError(f"step '{s.name}' reads '{t}', which no earlier step writes")
+            life[t] = (life[t][0], i)
+        life[s.output] = (i, i)
+    for t in (ir.logits, ir.classes):
+        if t in life:
+            life[t] = (life[t][0], end)
+    return life
+
+
+def place(ir: IR, steps: list[Step], size_of) -> tuple[dict[str, int], int]:
+    """Offsets of every tensor in one memory (the RTL's activation memory): ({tensor: offset},
+    depth). Two tensors whose lifetimes (lifetimes()) overlap get disjoint ranges, so a step's
+    output never overlaps its inputs; the others may share. Greedy by size like TFLite's arena
+    planner: largest first, each at the lowest offset where it overlaps none of the tensors
+    already placed that are live with it; tensors of one size are taken in each of PLACE_ORDERS
+    and the shallowest placement is kept (the first on a tie). `size_of(shape)` is a tensor's
+    size in memory units. Deterministic; the depth is at least place_bound()."""
+    life = lifetimes(ir, steps)
+    size = {t: int(size_of(ir.tensors[t].shape)) for t in life}
+    best = None
+    for name in PLACE_ORDERS:
+        offset = _place_greedy(life, size, PLACE_ORDERS[name])
+        depth = max((offset[t] + size[t] for t in life), default=0)
+        if best is None or depth < best[1]:
+            best = ({t: offset[t] for t in life}, depth)
+    return best
+
+
+#: The orders place() tries among tensors of one size, keys of (first step, last step).
+PLACE_ORDERS = {"first written": lambda a, b: (a, b), "last written": lambda a, b: (-a, -b),
+                "longest lived": lambda a, b: (a - b, a)}
+
+
+def _place_greedy(life: dict, size: dict, order) -> dict[str, int]:
+    offset: dict[str, int] = {}
+    for t in sorted(life, key=lambda t: (-size[t], *order(*life[t]))):
+        start, end = life[t]
+        busy = sorted((offset[u], offset[u] + size[u]) for u in offset
+                      if life[u][0] <= end and start <= life[u][1])  # lifetimes overlap
+        at = 0
+        for lo, hi in busy:
+            if lo >= at + size[t]:
+                break
+            at = max(at, hi)
+        offset[t] = at
+    return offset
+
+
+def place_bound(ir: IR, steps: list[Step], size_of) -> int:
+    """The lower bound of any placement's depth: the largest sum of the sizes of the tensors
+    live at one step (lifetimes())."""
+    life = lifetimes(ir, steps)
+    sizes = {t: int(size_of(ir.tensors[t].shape)) for t in life}
+    return max(sum(sizes[t] for t, (a, b) in life.items() if a <= i <= b) for i in range(-1, len(steps) + 1))
 
 
 def groups(channels: int, lanes: int) -> int:

@@ -3,8 +3,8 @@
 Fixed modules rendered from Jinja2 templates (constants from the register-map
 description), plus what is network-specific: sizes, the layer table and the
 .mem initialisation files of the weights, BatchNorm parameters and shifts.
-The activation memory is laid out from tensor lifetimes (the same allocation as
-the HLS project): ping-pong plus skip storage; a concat is two source bases.
+The activation memory is laid out from tensor lifetimes (layout.place: an offset for
+every tensor, disjoint from every tensor live at the same time); a concat is two source bases.
 
 Lanes are (PIN, POUT), each a power of two: an activation word holds A = max(PIN, POUT)
 channels; a weight word holds PIN x POUT weights of the network's weight width, packed.
@@ -21,7 +21,7 @@ from . import regmap
 from ..ir.arith import fits
 from ..ir.ops import MAX_SHIFT
 from .cache import generation_record, locked, write_stamp
-from .layout import (BOARD_PART, allocate, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt,
+from .layout import (BOARD_PART, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, place,
                      plan)
 from .render import render
 from .writer import write_files
@@ -29,7 +29,12 @@ from .writer import write_files
 TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "unet_regmap.h", "vivado.tcl")
 DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
 SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
-MEM_FILES = ("weights.mem", "bn_mul.mem", "bn_bias.mem", "shift.mem", "layers.mem")  # $readmemh'd by unet_core
+MEM_FILES = ("weights.mem", "bn_params.mem", "layers.mem")  # $readmemh'd by unet_core
+#: How unet_core stores its BatchNorm parameter memory (pmem), a Vivado / Yosys ram_style:
+#: distributed RAM. At 8x8 on the default network it is 110 x 384 bits: as block RAM 6 RAMB36,
+#: which the act + weight memories' 104 leave no room for within 110; as LUT RAM (288 RAM64M,
+#: about 1.7k LUT, Yosys synth_xilinx) it fits the LUT budget.
+PMEM_STYLE = "distributed"
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
@@ -39,6 +44,7 @@ OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODE
 FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "dst", "wbase", "pbase", "lo", "hi",
           "hw_in", "hw_out", "taps", "wcount", "words0", "words1", "words_out")
 LTAB_WORDS = 32
+DERIVED_FIELDS = FIELDS[FIELDS.index("hw_in"):]  # the products
 
 
 def word_lanes(lanes) -> int:
@@ -47,19 +53,14 @@ def word_lanes(lanes) -> int:
 
 
 def layout(ir: IR, lanes=(8, 8)):
-    """(steps, word base of every materialised tensor, activation depth in words). A tensor of
-    C channels takes ceil(C/A) x H x W words of A = max(PIN, POUT) channels ([group][y][x])."""
+    """(steps, word base of every tensor, activation depth in words). A tensor of C channels takes
+    ceil(C/A) x H x W words of A = max(PIN, POUT) channels ([group][y][x]); layout.place() gives
+    each tensor, the logits and the class map included, a range no tensor live with it shares."""
     A = word_lanes(lanes)
     steps = plan(ir)
     words = lambda shape: groups(shape[0], A) * int(np.prod(shape[1:]))  # noqa: E731
-    slots, where = allocate(ir, steps, size_of=words)
-    offs = np.concatenate([[0], np.cumsum([s.size for s in slots])]).astype(int)
-    base = {t: int(offs[k]) for t, k in where.items()}
-    end = int(offs[-1])
-    for t in (ir.logits, ir.classes):
-        base[t] = end
-        end += words(ir.tensors[t].shape)
-    return steps, base, end
+    base, depth = place(ir, steps, words)
+    return steps, base, depth
 
 
 def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.ndarray:
@@ -167,14 +168,33 @@ def _ltab(rows) -> np.ndarray:
 
 def memories(ir: IR, lanes=(8, 8)) -> dict[str, tuple[int, int]]:
     """unet_core's memories for this IR as {name: (word bits, depth in words)}, as the generated
-    Verilog declares them: act, wmem, mulmem, biasmem, shiftmem and the layer table ltab."""
+    Verilog declares them: act, wmem, the BatchNorm parameters pmem (PMEM_STYLE) and the layer
+    table ltab."""
     pin, pout = check_lanes(lanes)
     _, _, depth, rows, weights, mul, _, _ = tables(ir, lanes)
     wbits = max_weight_bits(ir)
-    p_depth = max(1, len(mul))
+    mb, bb = param_bytes(datapath_widths(ir))
     return {"act": (8 * max(pin, pout), depth), "wmem": (8 * -(-wbits * pin * pout // 8), max(1, len(weights))),
-            "mulmem": (32 * pout, p_depth), "biasmem": (32 * pout, p_depth), "shiftmem": (8 * pout, p_depth),
-            "ltab": (32, LTAB_WORDS * len(rows))}
+            "pmem": (8 * (mb + bb + 1) * pout, max(1, len(mul))), "ltab": (32, LTAB_WORDS * len(rows))}
+
+
+def param_bytes(dp: dict) -> tuple[int, int]:
+    """Bytes of a multiplier and of a bias in a lane of unet_core's parameter memory (pmem): the
+    datapath's mul_bits and bias_bits (datapath_widths()) in whole bytes; the shift takes one more."""
+    return -(-int(dp["mul_bits"]) // 8), -(-int(dp["bias_bits"]) // 8)
+
+
+def param_words(mul: np.ndarray, bias: np.ndarray, shift: np.ndarray, dp: dict) -> np.ndarray:
+    """pmem's words from tables()' (groups, POUT) multipliers, biases and shifts: (groups, POUT,
+    lane bytes), a lane {shift, bias, multiplier} from its low byte up: the multiplier in
+    param_bytes()[0] bytes, the bias in [1], the shift in one, each two's complement. A value
+    beyond the datapath's widths (which the engine would not see whole) raises IRError."""
+    for what, v, bits in (("multiplier", mul, dp["mul_bits"]), ("bias", bias, dp["bias_bits"]), ("shift", shift, 8)):
+        if not fits(v, int(bits)):
+            raise IRError(f"a BatchNorm {what} in [{v.min()}, {v.max()}] does not fit the datapath's {bits} bits")
+    mb, bb = param_bytes(dp)
+    fields = [(mul, k) for k in range(mb)] + [(bias, k) for k in range(bb)] + [(shift, 0)]
+    return np.stack([(np.asarray(v, np.int64) >> (8 * k)) & 0xFF for v, k in fields], axis=-1)
 
 
 def _pack(words: np.ndarray, bits: int) -> np.ndarray:
@@ -315,7 +335,8 @@ def load_words(ir: IR, lanes=(8, 8), wbits: int | None = None, datapath: dict | 
     """What the run-time load path (WLOAD_ADDR / WLOAD_DATA) writes for this IR: per region,
     the 32-bit data words from index 0. Weights: each packed weight word as weight_parts()
     little-endian 32-bit parts, low part first; the other regions one two's-complement 32-bit
-    word an entry (the RTL refuses a shift outside [-MAX_SHIFT, MAX_SHIFT]). wbits: the weight
+    word an entry (the RTL refuses a shift outside [-MAX_SHIFT, MAX_SHIFT], a multiplier or a bias
+    beyond the datapath's mul_bits / bias_bits, the bits its parameter memory keeps). wbits: the weight
     width the RTL was generated with (default: this network's); weights that do not fit it are
     refused. datapath: the RTL's arithmetic widths (layout.json's "datapath"); a network that
     needs wider ones is refused."""
@@ -355,6 +376,8 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
         "pin": pin, "pout": pout, "pin_log2": pin.bit_length() - 1, "pout_log2": pout.bit_length() - 1,
         "wbits": wbits, "weight_parts": parts, "dp": dp, "part_bits": part_bits(parts), "max_shift": MAX_SHIFT,
         "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
+        "pmem_attr": f'(* ram_style = "{PMEM_STYLE}" *) ', "pmem_file": MEM_FILES[1],
+        "derived_fields": DERIVED_FIELDS,
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
         "in_base": base[ir.input], "logit_base": base[ir.logits], "class_base": base[ir.classes],
         "opcodes": regmap.OPCODES, "errors": E,
@@ -370,7 +393,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
-    mems = dict(zip(MEM_FILES, (_mem(weights, wbits), _mem(mul, 32), _mem(bias, 32), _mem(shift, 8),
+    mems = dict(zip(MEM_FILES, (_mem(weights, wbits), _mem(param_words(mul, bias, shift, dp), 8),
                                 _mem(_ltab(rows), 32))))
     files.update({
         **mems,

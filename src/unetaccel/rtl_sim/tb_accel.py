@@ -440,18 +440,25 @@ def _mem_words(name: str) -> int:
 @cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
 async def test_load_refused(dut):
     """The load path refuses what the engine cannot use: a shift outside [-MAX_SHIFT, MAX_SHIFT]
-    (64 would round 0 to 1), an unknown region, an index beyond its memory. A refused write
-    stores nothing, still advances the index and sets the sticky WLOAD_STATUS bit, which a
-    WLOAD_ADDR write clears; in-range shifts are stored. Then an image runs exact (the .npz's
-    logits): the refused writes left the parameters intact."""
+    (64 would round 0 to 1), a multiplier or bias beyond the datapath's widths (layout.json's
+    mul_bits / bias_bits: the parameter memory keeps only those), an unknown region, an index
+    beyond its memory. A refused write stores nothing, still advances the index and sets the
+    sticky WLOAD_STATUS bit, which a WLOAD_ADDR write clears; values in range are stored, in
+    their field of their lane only. Then an image runs exact (the .npz's logits): the refused
+    writes left the parameters intact."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
     tb = TB(dut)
     await tb.reset()
-    pout, parts = _layout()["lanes"][1], _layout()["weight_parts"]
-    shiftmem = dut.dut.core.shiftmem
-    entries = _mem_words("shift.mem") * pout
+    pout, parts, dp = _layout()["lanes"][1], _layout()["weight_parts"], _layout()["datapath"]
+    pmem = dut.dut.core.pmem
+    entries = _mem_words("bn_params.mem") * pout
     regions = regmap.WLOAD_REGIONS
     refused = regmap.pack("WLOAD_STATUS", refused=1)
+    # a parameter lane: the multiplier, the bias (whole bytes at the datapath's widths), the shift
+    mb, bb = -(-dp["mul_bits"] // 8), -(-dp["bias_bits"] // 8)
+    lane_bits = 8 * (mb + bb + 1)
+    field = {"bn_mul": (0, mb), "bn_bias": (mb, bb), "shift": (mb + bb, 1)}  # (first byte, bytes)
+    assert dp["mul_bits"] < 32 and dp["bias_bits"] < 32, "the network must leave out-of-range values to refuse"
 
     async def load(region: int, index: int, value: int, want_refused: bool, what: str):
         addr = regmap.pack("WLOAD_ADDR", region=region, index=index)
@@ -463,33 +470,38 @@ async def test_load_refused(dut):
         step = 1 if region != regions["weights"] or parts == 1 else 0  # a weight word: after its last part
         assert await tb.read("WLOAD_ADDR") == addr + step, f"{what}: the index advances"
 
-    def stored(i: int) -> int:
-        """Shift entry i as the engine holds it (the signed byte of its lane)."""
-        b = int(shiftmem[i // pout].value) >> (8 * (i % pout)) & 0xFF
-        return b - ((b & 0x80) << 1)
+    def stored(name: str, i: int) -> int:
+        """Entry i of a parameter region as the engine holds it (the signed field of its lane)."""
+        at, n = field[name]
+        v = int(pmem[i // pout].value) >> (lane_bits * (i % pout) + 8 * at) & ((1 << 8 * n) - 1)
+        return v - ((v >> (8 * n - 1) & 1) << 8 * n)
 
     assert await tb.read("WLOAD_STATUS") == 0
-    word0, original = int(shiftmem[0].value), stored(0)
-    for v in (MAX_SHIFT, -MAX_SHIFT, original):  # accepted: lane 0 of group 0 takes the byte
-        await load(regions["shift"], 0, v, False, f"shift {v}")
-        assert stored(0) == v, f"shift {v} was not stored"
-    assert int(shiftmem[0].value) == word0
-    for v in (64, 127, MAX_SHIFT + 1, -MAX_SHIFT - 1, -128, 0x100, 1 << 31):
-        await load(regions["shift"], 0, v, True, f"shift {v}")
-        assert int(shiftmem[0].value) == word0, f"the refused shift {v} was stored"
-    await load(regions["shift"], entries - 1, stored(entries - 1), False, "the last shift entry")
-    await load(regions["shift"], entries, 0, True, "a shift index beyond the memory")
-    await load(regions["bn_mul"], entries, 1, True, "a multiplier index beyond the memory")
-    await load(regions["bn_bias"], entries, 1, True, "a bias index beyond the memory")
+    word0 = int(pmem[0].value)
+    for name, bits in (("shift", None), ("bn_mul", dp["mul_bits"]), ("bn_bias", dp["bias_bits"])):
+        top = MAX_SHIFT if bits is None else (1 << (bits - 1)) - 1  # the largest value the field takes
+        low = -MAX_SHIFT if bits is None else -(1 << (bits - 1))
+        original = stored(name, 0)
+        for v in (top, low, original):  # accepted: lane 0 of group 0 takes the value, nothing else changes
+            await load(regions[name], 0, v, False, f"{name} {v}")
+            assert stored(name, 0) == v, f"{name} {v} was not stored"
+        assert int(pmem[0].value) == word0
+        beyond = (64, 127, MAX_SHIFT + 1, -MAX_SHIFT - 1, -128, 0x100, 1 << 31) if bits is None else \
+            (top + 1, low - 1, 1 << 31, (1 << 31) - 1)
+        for v in beyond:
+            await load(regions[name], 0, v, True, f"{name} {v}")
+            assert int(pmem[0].value) == word0, f"the refused {name} {v} was stored"
+        await load(regions[name], entries - 1, stored(name, entries - 1), False, f"the last {name} entry")
+        await load(regions[name], entries, 0, True, f"a {name} index beyond the memory")
     await load(regions["weights"], _mem_words("weights.mem"), 1, True, "a weight word beyond the memory")
     await load(max(regions.values()) + 1, 0, 1, True, "an unknown region")
     # sticky: an accepted write after a refused one leaves it set, until WLOAD_ADDR is written
     await load(regions["shift"], 0, 64, True, "shift 64")
-    await tb.write("WLOAD_DATA", stored(1) & 0xFFFFFFFF)  # entry 1, its own value: accepted
+    await tb.write("WLOAD_DATA", stored("shift", 1) & 0xFFFFFFFF)  # entry 1, its own value: accepted
     assert await tb.read("WLOAD_STATUS") == refused, "WLOAD_STATUS is sticky"
     await tb.write("WLOAD_ADDR", 0)
     assert await tb.read("WLOAD_STATUS") == 0
-    assert int(shiftmem[0].value) == word0
+    assert int(pmem[0].value) == word0
     got, ctrl, _, err = await run_image(tb, data["images"][0], True)
     want = (data["logits"][0].transpose(1, 2, 0).ravel() & 0xFF).astype(np.uint8).tobytes()
     mism, first = compare_stream(got, want)
