@@ -34,7 +34,7 @@ from pathlib import Path
 from bench_rtl_area import yosys_exe
 
 from unetaccel import ir as irmod
-from unetaccel.codegen.rtl_project import generate_rtl, memories
+from unetaccel.codegen.rtl_project import PMEM_STYLE, generate_rtl, memories
 from unetaccel.ir import randnet
 from unetaccel.options import parse_lanes, parse_size
 
@@ -66,8 +66,11 @@ def bram_blocks(width: int, depth: int) -> int:
 
 
 def memory_estimate(net, lanes) -> dict:
+    """The memories' bits, and the DP16KD blocks of those in block RAM (the BatchNorm parameter
+    memory pmem is in distributed RAM when rtl_project.PMEM_STYLE says so)."""
     mems = memories(net, lanes)
-    return {"bits": sum(w * d for w, d in mems.values()), "dp16kd": sum(bram_blocks(w, d) for w, d in mems.values()),
+    in_bram = {k: v for k, v in mems.items() if not (k == "pmem" and PMEM_STYLE == "distributed")}
+    return {"bits": sum(w * d for w, d in mems.values()), "dp16kd": sum(bram_blocks(w, d) for w, d in in_bram.values()),
             "memories": {k: list(v) for k, v in mems.items()}}
 
 
