@@ -34,14 +34,17 @@ from pathlib import Path
 from bench_rtl_area import yosys_exe
 
 from unetaccel import ir as irmod
-from unetaccel.codegen.rtl_project import PMEM_STYLE, generate_rtl, memories
+from unetaccel.codegen.rtl_project import MEM_STYLES, generate_rtl, memories
 from unetaccel.ir import randnet
 from unetaccel.options import parse_lanes, parse_size
 
 DEVICE = ["--85k", "--package", "CABGA381", "--speed", "8"]
 PART = "LFE5UM-85F-8BG381"
 DP16KD = 208          # 18 Kbit block RAMs of the LFE5UM-85F
-DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # width x depth
+# width x depth of a DP16KD as Yosys maps a memory with separate read and write ports onto it (the
+# 36-bit shape is the pseudo-dual-port block, which it does not use: a 320-bit memory of 7,586
+# words took 144 blocks, not 135)
+DP16KD_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
 DEFAULT = ((8, 16, 32, 64, 128), (64, 64))
 CANDIDATES = [(w, s) for s in ((64, 64), (32, 32), (16, 16))
               for w in ((8, 16, 32, 64, 128), (8, 16, 32, 64), (4, 8, 16, 32, 64), (4, 8, 16, 32), (8, 16, 32),
@@ -61,15 +64,15 @@ def tool(name: str, module: str, func: str) -> list[str]:
 
 def bram_blocks(width: int, depth: int) -> int:
     """DP16KD blocks of a width x depth memory: the best of the block's width x depth shapes
-    (the 9/18/36-bit shapes hold 8/16/32 data bits plus parity usable as data)."""
+    (the 9/18-bit shapes hold 8/16 data bits plus parity usable as data)."""
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in DP16KD_SHAPES)
 
 
 def memory_estimate(net, lanes) -> dict:
-    """The memories' bits, and the DP16KD blocks of those in block RAM (the BatchNorm parameter
-    memory pmem is in distributed RAM when rtl_project.PMEM_STYLE says so)."""
+    """The memories' bits, and the DP16KD blocks of those in block RAM (rtl_project.MEM_STYLES
+    names the ones in distributed RAM)."""
     mems = memories(net, lanes)
-    in_bram = {k: v for k, v in mems.items() if not (k == "pmem" and PMEM_STYLE == "distributed")}
+    in_bram = {k: v for k, v in mems.items() if MEM_STYLES.get(k) != "distributed"}
     return {"bits": sum(w * d for w, d in mems.values()), "dp16kd": sum(bram_blocks(w, d) for w, d in in_bram.values()),
             "memories": {k: list(v) for k, v in mems.items()}}
 

@@ -30,11 +30,13 @@ TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "une
 DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
 SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
 MEM_FILES = ("weights.mem", "bn_params.mem", "layers.mem")  # $readmemh'd by unet_core
-#: How unet_core stores its BatchNorm parameter memory (pmem), a Vivado / Yosys ram_style:
-#: distributed RAM. At 8x8 on the default network it is 110 x 384 bits: as block RAM 6 RAMB36,
-#: which the act + weight memories' 104 leave no room for within 110; as LUT RAM (288 RAM64M,
-#: about 1.7k LUT, Yosys synth_xilinx) it fits the LUT budget.
-PMEM_STYLE = "distributed"
+#: unet_core's memories kept out of block RAM (a Vivado / Yosys ram_style each); the others
+#: (act, wmem) are block RAM. The BatchNorm parameters (pmem) at 8x8 on the default network are
+#: 110 x 384 bits: as block RAM 6 RAMB36, which the act + weight memories' 104 leave no room
+#: for within 110; as LUT RAM (288 RAM64M, about 1.7k LUT, Yosys synth_xilinx) they fit the LUT
+#: budget. The layer table (ltab, 32 words a layer) would take 2 of the LFE5UM-85F's 208
+#: DP16KD, which the default network's act + weights fill exactly (64 + 144).
+MEM_STYLES = {"pmem": "distributed", "ltab": "distributed"}
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
@@ -168,7 +170,7 @@ def _ltab(rows) -> np.ndarray:
 
 def memories(ir: IR, lanes=(8, 8)) -> dict[str, tuple[int, int]]:
     """unet_core's memories for this IR as {name: (word bits, depth in words)}, as the generated
-    Verilog declares them: act, wmem, the BatchNorm parameters pmem (PMEM_STYLE) and the layer
+    Verilog declares them: act, wmem, the BatchNorm parameters pmem and the layer
     table ltab."""
     pin, pout = check_lanes(lanes)
     _, _, depth, rows, weights, mul, _, _ = tables(ir, lanes)
@@ -376,7 +378,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json") -> dict[str, str
         "pin": pin, "pout": pout, "pin_log2": pin.bit_length() - 1, "pout_log2": pout.bit_length() - 1,
         "wbits": wbits, "weight_parts": parts, "dp": dp, "part_bits": part_bits(parts), "max_shift": MAX_SHIFT,
         "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
-        "pmem_attr": f'(* ram_style = "{PMEM_STYLE}" *) ', "pmem_file": MEM_FILES[1],
+        "mem_attr": {k: f'(* ram_style = "{v}" *) ' for k, v in MEM_STYLES.items()}, "pmem_file": MEM_FILES[1],
         "derived_fields": DERIVED_FIELDS,
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
         "in_base": base[ir.input], "logit_base": base[ir.logits], "class_base": base[ir.classes],
