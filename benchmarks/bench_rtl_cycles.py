@@ -6,7 +6,8 @@ Without --ir it uses a random-weight default-size network (64x64, widths 8..128,
 cycles do not depend on the weights. One 64x64 image runs through the generated RTL under
 cocotb + Verilator; the image is checked against the NumPy reference as in every run. The
 per-layer figures come from the core's state changes (stream in, each layer-table row,
-stream out); the total is the CYCLES register (accepted start to ap_done, stream I/O included).
+stream out: with the argmax fused into the logits conv, one row "head+argmax", and the class
+map streams out during it, "stream out" being its last beats); the total is the CYCLES register (accepted start to ap_done, stream I/O included).
 Prints a table per configuration and a summary, and writes benchmarks/results/rtl_cycles.json.
 """
 from __future__ import annotations
@@ -43,9 +44,17 @@ def run(ir_path, lanes, build: Path, seed: int):
     assert [s.name for s in steps] == layout["steps"]
     lanes_n = lanes[0] * lanes[1]
     rows = []
-    for step, cyc in zip(steps, img["profile"]["layers"]):
+    for step, row, cyc in zip(steps, layout["layers"], img["profile"]["layers"]):
         macs = sum(ops.macs(net, lay) for lay in step.layers)  # real MACs, from the op registry
-        rows.append({"layer": step.name, "op": step.kind, "macs": macs, "ideal": macs / lanes_n, "cycles": cyc})
+        if rows and rows[-1].pop("fuse", 0):  # the row after a fused one never runs in whole-network mode
+            rows[-1].update(layer=f"{rows[-1]['layer']}+{step.name}", op=f"{rows[-1]['op']}+{step.kind}",
+                            macs=rows[-1]["macs"] + macs, ideal=(rows[-1]["macs"] + macs) / lanes_n)
+            rows[-1]["cycles"] += cyc
+            continue
+        rows.append({"layer": step.name, "op": step.kind, "macs": macs, "ideal": macs / lanes_n, "cycles": cyc,
+                     "fuse": row["fuse"]})
+    for r in rows:
+        r.pop("fuse", None)
     macs = sum(r["macs"] for r in rows)
     return {"lanes": f"{lanes[0]}x{lanes[1]}", "rows": rows, "recv": img["profile"]["recv"],
             "send": img["profile"]["send"], "total": img["cycles"], "macs": macs, "ideal": macs / lanes_n,

@@ -101,6 +101,9 @@ def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
         word = sum(int(v) << (32 * p) for p, v in enumerate(words["weights"][n * parts:(n + 1) * parts]))
         assert int(lines[n], 16) == word
     assert [r["op"] for r in rows][-1] == regmap.OPCODES["argmax"]
+    # the argmax is fused into the logits conv (the row before it): whole-network mode ends there
+    assert [r["fuse"] for r in rows] == [0] * (len(rows) - 2) + [1, 0]
+    assert rows[-2]["op"] == regmap.OPCODES["conv_bias"] and rows[-1]["dst"] == rows[-2]["dst"]
     lay = json.loads((tmp_path / "layout.json").read_text())
     assert lay["lanes"] == [pin, pout] and lay["weight_bits"] == 5 and lay["weight_parts"] == parts
 

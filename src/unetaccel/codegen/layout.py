@@ -178,12 +178,25 @@ def allocate(ir: IR, steps: list[Step], size_of=None):
     return slots, where
 
 
+def fused_argmax(ir: IR, steps: list[Step]) -> int | None:
+    """The index of the logits conv when the RTL fuses the argmax into it (the last step is the
+    argmax of the logits the step before writes): in whole-network mode that conv also writes the
+    class map (the argmax step never runs), so the class map is written in the conv's step, and
+    it shares the logits' words (a run writes one or the other). None when the plan ends otherwise."""
+    if (len(steps) >= 2 and steps[-1].kind == "argmax" and steps[-1].inputs == (ir.logits,)
+            and steps[-2].kind == "conv1x1_bias" and steps[-2].output == ir.logits
+            and steps[-1].output == ir.classes):
+        return len(steps) - 2
+    return None
+
+
 def lifetimes(ir: IR, steps: list[Step]) -> dict[str, tuple[int, int]]:
     """{tensor: (first, last)} step indices, both inclusive, of every tensor a step reads or
     writes: from the step that writes it (the input: -1, before step 0) to the last step that
     reads it; the logits and the class map live to the end (len(steps)), as either is streamed
     out after the last step. A step's output lives from that step, its inputs at least to it:
-    the two always overlap."""
+    the two always overlap. With the argmax fused (fused_argmax()) the class map lives from the
+    logits conv's step, which writes it."""
     end = len(steps)
     life = {ir.input: (-1, -1)}
     for i, s in enumerate(steps):
@@ -192,10 +205,21 @@ def lifetimes(ir: IR, steps: list[Step]) -> dict[str, tuple[int, int]]:
                 raise IRError(f"step '{s.name}' reads '{t}', which no earlier step writes")
             life[t] = (life[t][0], i)
         life[s.output] = (i, i)
+    head = fused_argmax(ir, steps)
+    if head is not None:
+        life[ir.classes] = (head, head)
     for t in (ir.logits, ir.classes):
         if t in life:
             life[t] = (life[t][0], end)
     return life
+
+
+def shared_words(ir: IR, steps: list[Step]) -> dict[str, str]:
+    """{tensor: the tensor whose words it shares}: with the argmax fused (fused_argmax()) the class
+    map lies at the start of the logits' words. No run writes both (whole-network mode writes the
+    class map, or the logits in logits mode), and the argmax step alone (single-layer mode) reads
+    a pixel's logits before it writes that pixel's class, whose word only that pixel reads."""
+    return {ir.classes: ir.logits} if fused_argmax(ir, steps) is not None else {}
 
 
 def place(ir: IR, steps: list[Step], size_of) -> tuple[dict[str, int], int]:
@@ -205,12 +229,16 @@ def place(ir: IR, steps: list[Step], size_of) -> tuple[dict[str, int], int]:
     planner: largest first, each at the lowest offset where it overlaps none of the tensors
     already placed that are live with it; tensors of one size are taken in each of PLACE_ORDERS
     and the shallowest placement is kept (the first on a tie). `size_of(shape)` is a tensor's
-    size in memory units. Deterministic; the depth is at least place_bound()."""
+    size in memory units. A tensor of shared_words() takes the offset of the one it shares with
+    (a class map is never larger than its logits). Deterministic; the depth is at least place_bound()."""
     life = lifetimes(ir, steps)
+    alias = shared_words(ir, steps)
     size = {t: int(size_of(ir.tensors[t].shape)) for t in life}
+    own = {t: life[t] for t in life if t not in alias}
     best = None
     for name in PLACE_ORDERS:
-        offset = _place_greedy(life, size, PLACE_ORDERS[name])
+        offset = _place_greedy(own, size, PLACE_ORDERS[name])
+        offset.update({t: offset[u] for t, u in alias.items()})
         depth = max((offset[t] + size[t] for t in life), default=0)
         if best is None or depth < best[1]:
             best = ({t: offset[t] for t in life}, depth)
@@ -239,8 +267,9 @@ def _place_greedy(life: dict, size: dict, order) -> dict[str, int]:
 
 def place_bound(ir: IR, steps: list[Step], size_of) -> int:
     """The lower bound of any placement's depth: the largest sum of the sizes of the tensors
-    live at one step (lifetimes())."""
-    life = lifetimes(ir, steps)
+    live at one step (lifetimes()), a tensor sharing another's words (shared_words()) not counted."""
+    alias = shared_words(ir, steps)
+    life = {t: v for t, v in lifetimes(ir, steps).items() if t not in alias}
     sizes = {t: int(size_of(ir.tensors[t].shape)) for t in life}
     return max(sum(sizes[t] for t, (a, b) in life.items() if a <= i <= b) for i in range(-1, len(steps) + 1))
 

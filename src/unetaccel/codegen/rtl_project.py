@@ -21,8 +21,8 @@ from . import regmap
 from ..ir.arith import fits
 from ..ir.ops import MAX_SHIFT
 from .cache import generation_record, locked, write_stamp
-from .layout import (BOARD_PART, check_lanes, groups, max_weight_bits, pack_channels, pack_conv, pack_convt, place,
-                     plan)
+from .layout import (BOARD_PART, check_lanes, fused_argmax, groups, max_weight_bits, pack_channels, pack_conv,
+                     pack_convt, place, plan)
 from .render import render
 from .writer import write_files
 
@@ -42,9 +42,13 @@ OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODE
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
 #: The layer table's words, LTAB_WORDS a layer (zero after the last field): the fields of a
 #: layer, then the products derived from them (derived()), which the engine takes from the table
-#: in whole-network mode and computes by shift-add from the single-layer registers.
+#: in whole-network mode and computes by shift-add from the single-layer registers. `fuse` (1 on
+#: the logits conv when layout.fused_argmax()) has whole-network mode fuse the argmax into that
+#: conv: in class-map mode it loops pixel-major (output groups innermost), writes the class map
+#: (at its word base, the logits': layout.shared_words) and streams it out as it goes, and the run ends with it (the argmax row is for
+#: single-layer mode); in logits mode it writes the logits as the conv alone does.
 FIELDS = ("op", "cin0", "cin1", "cout", "h", "w", "k", "pad", "src0", "src1", "dst", "wbase", "pbase", "lo", "hi",
-          "hw_in", "hw_out", "taps", "wcount", "words0", "words1", "words_out")
+          "fuse", "hw_in", "hw_out", "taps", "wcount", "words0", "words1", "words_out")
 LTAB_WORDS = 32
 DERIVED_FIELDS = FIELDS[FIELDS.index("hw_in"):]  # the products
 
@@ -102,9 +106,10 @@ def tables(ir: IR, lanes=(8, 8)):
     BatchNorm multiplier / bias / shift words (groups, POUT)."""
     pin, pout = check_lanes(lanes)  # the parameter memories: one word of POUT lanes per output group
     steps, base, depth = layout(ir, lanes)
+    fused = fused_argmax(ir, steps)
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
-    for s in steps:
+    for n, s in enumerate(steps):
         lay = s.layers[0]
         c = dict(s.consts)
         row = dict.fromkeys(FIELDS, 0)
@@ -123,6 +128,10 @@ def tables(ir: IR, lanes=(8, 8)):
             pm, pb, ps = (pack_channels(ir.param(bn, n), c["COUT"], pout) for n in ("mul", "bias", "shift"))
         elif s.kind == "conv1x1_bias":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
+            if n == fused:
+                if c["COUT"] > 256:
+                    raise IRError(f"layer '{s.name}': {c['COUT']} classes; the RTL's class map holds a byte a pixel")
+                row["fuse"] = 1
             wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN"], 0, pin, pout)
             pm = pack_channels(1, c["COUT"], pout)
             pb, ps = (pack_channels(ir.param(lay, n), c["COUT"], pout) for n in ("bias", "shift"))

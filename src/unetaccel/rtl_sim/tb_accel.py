@@ -4,7 +4,8 @@ Driven by environment variables set by :mod:`unetaccel.rtl_sim.runner`:
 UNETACCEL_TB_DATA (an .npz with `images` uint8 N x C x H x W, `classes`, `logits`),
 UNETACCEL_TB_RESULT (optional: JSON written with per-image results), UNETACCEL_TB_LOGITS (0/1),
 UNETACCEL_TB_PAUSE ('', 'idle', 'bp' or 'idle,bp': idle gaps on the input stream,
-backpressure on the output), UNETACCEL_TB_LAYOUT (the generated layout.json: layer table).
+backpressure on the output; 'hold': the output held not-ready for long stretches, HOLD_CYCLES
+at a time), UNETACCEL_TB_LAYOUT (the generated layout.json: layer table).
 The .npz may also hold `layer_<i>` (the reference output of table row i, N x C x H x W) and
 `wl_<region>` (words for the run-time parameter load path, written before the images).
 The model is the NumPy reference (its outputs are in the .npz); the checker is in order.
@@ -55,10 +56,12 @@ class TB:
     async def write(self, name, value):
         await self.axil.write_dword(R[name], value)
 
-    def set_pause(self, idle: bool, backpressure: bool):
-        """Idle gaps on the input stream and/or backpressure on the output stream."""
+    def set_pause(self, idle: bool, backpressure: bool, hold: bool = False):
+        """Idle gaps on the input stream and/or backpressure on the output stream, or the output
+        held not-ready for HOLD_CYCLES at a time (then ready for 8 cycles)."""
         self.source.set_pause_generator(itertools.cycle([1, 1, 0, 0, 0]) if idle else None)
-        self.sink.set_pause_generator(itertools.cycle([1, 0, 0]) if backpressure else None)
+        out = [1] * HOLD_CYCLES + [0] * 8 if hold else [1, 0, 0] if backpressure else None
+        self.sink.set_pause_generator(itertools.cycle(out) if out else None)
 
 
 def compare_stream(got: bytes, want: bytes):
@@ -110,6 +113,7 @@ def _layout():
 
 
 STATE_RECV, STATE_LOAD, STATE_SEND = 1, 2, 8  # unet_core's sequencer states
+HOLD_CYCLES = 500  # UNETACCEL_TB_PAUSE 'hold': cycles the output stream is held not-ready at a time
 # Protocol tests run on a small network (a run is well under 1 ms of simulated time): a hang
 # fails the test instead of blocking the regression.
 PROTOCOL_TIMEOUT_MS = 200
@@ -122,6 +126,20 @@ async def _profile(dut, events: list):
     while True:
         await Edge(core.state)
         events.append((int(cocotb.utils.get_sim_time("ns")) // 10, int(core.state.value), int(core.layer.value)))
+
+
+async def _held(dut, spans: list):
+    """Record (cycle, value) at every change of the core's cr_ok: low while the fused argmax
+    holds its issue for want of room for class bytes (output backpressure)."""
+    core = dut.dut.core
+    while True:
+        await Edge(core.cr_ok)
+        spans.append((int(cocotb.utils.get_sim_time("ns")) // 10, int(core.cr_ok.value)))
+
+
+def held_cycles(spans) -> int:
+    """Cycles cr_ok was low, from _held's changes."""
+    return sum(t1 - t0 for (t0, v), (t1, _) in zip(spans, spans[1:]) if v == 0)
 
 
 def layer_cycles(events, num_layers):
@@ -163,7 +181,7 @@ async def test_network(dut):
     use_logits = os.environ.get("UNETACCEL_TB_LOGITS", "0") == "1"
     tb = TB(dut)
     pause = os.environ.get("UNETACCEL_TB_PAUSE", "")
-    tb.set_pause("idle" in pause, "bp" in pause)
+    tb.set_pause("idle" in pause, "bp" in pause, "hold" in pause)
     await tb.reset()
     ident = await tb.axil.read_dword(R["ID"])
     nl = await tb.axil.read_dword(R["NUM_LAYERS"])
@@ -171,10 +189,14 @@ async def test_network(dut):
     if "wl_weights" in data:
         results["loaded_words"] = await load_parameters(tb, data)
     for i, img in enumerate(images):
-        events = []
+        events, spans = [], []
         prof = cocotb.start_soon(_profile(dut, events))
-        got, ctrl, cycles, err = await run_image(tb, img, use_logits)
+        held = cocotb.start_soon(_held(dut, spans))
+        run = run_image(tb, img, use_logits)
+        # held output: a lost byte would leave the frame short for ever; fail instead of hanging
+        got, ctrl, cycles, err = await (with_timeout(run, PROTOCOL_TIMEOUT_MS, "ms") if "hold" in pause else run)
         prof.cancel()
+        held.cancel()
         if use_logits:
             want = (logits_ref[i].transpose(1, 2, 0).ravel() & 0xFF).astype(np.uint8).tobytes()
         else:
@@ -182,7 +204,7 @@ async def test_network(dut):
         mism, first = compare_stream(got, want)
         results["images"].append({"index": i, "bytes": len(got), "expected_bytes": len(want),
                                   "mismatches": mism, "first": first, "cycles": cycles, "ctrl": ctrl, "error": err,
-                                  "profile": layer_cycles(events, nl)})
+                                  "profile": layer_cycles(events, nl), "held": held_cycles(spans)})
         dut._log.info("image %d: %d mismatches, %d cycles", i, mism, cycles)
     leftover = not tb.sink.empty()
     _write_result(results)

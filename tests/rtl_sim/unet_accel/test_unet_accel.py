@@ -54,6 +54,22 @@ def test_protocol(small, testcase):
     assert res["failures"] == [], res["failures"]
 
 
+def test_class_map_with_the_output_held_not_ready(tmp_path):
+    """The fused argmax streams the class map out while the logits conv runs: with the output
+    stream held not-ready for 500 cycles at a time (ready 8), far longer than its FIFO of 64
+    class bytes lasts at a pixel a cycle, the conv's issue is held (cr_ok low) and the class map
+    still comes out exact, twice back to back; 11 classes take two output groups."""
+    seed = SEED + 11
+    print("seed", seed)
+    net = randnet.random_unet(widths=(4, 8), num_classes=11, size=(16, 16), seed=seed)
+    p = irmod.save(net, tmp_path / "run" / "model")
+    imgs = np.random.default_rng(seed).integers(0, 256, (2, 3, 16, 16), dtype=np.uint8)
+    res = _exact(simulate(p, imgs, tmp_path / "build", pause="hold"), 2)
+    for r in res["images"]:
+        assert r["held"] > 500, r["held"]  # the issue waited for the stream
+    assert json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())["layers"][-2]["fuse"] == 1
+
+
 def test_single_layer_mode_every_layer(small):
     """Each table row run alone from the registers; every layer's output equals the reference's."""
     p, build, imgs = small
