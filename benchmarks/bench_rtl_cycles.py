@@ -8,6 +8,9 @@ cocotb + Verilator; the image is checked against the NumPy reference as in every
 per-layer figures come from the core's state changes (stream in, each layer-table row,
 stream out: with the argmax fused into the logits conv, one row "head+argmax", and the class
 map streams out during it, "stream out" being its last beats); the total is the CYCLES register (accepted start to ap_done, stream I/O included).
+The image streams in while the first layer is loaded and runs (that layer waits for the rows its
+taps read), so its cycles are in the first layer's row; the stream-in row counts only what the
+sequencer spends waiting for an input stream alone (single-layer mode's load: 0 here).
 Prints a table per configuration and a summary, and writes benchmarks/results/rtl_cycles.json.
 """
 from __future__ import annotations

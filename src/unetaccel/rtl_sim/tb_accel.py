@@ -143,7 +143,8 @@ def held_cycles(spans) -> int:
 
 
 def layer_cycles(events, num_layers):
-    """Cycles per phase of one run: stream in, each table row (load .. next row), stream out."""
+    """Cycles per phase of one run: stream in (S_RECV: single-layer mode's load; a whole-network
+    run takes its image while the first row runs), each table row (load .. next row), stream out."""
     out = {"recv": 0, "send": 0, "layers": [0] * num_layers}
     for (t0, st, lay), (t1, _, _) in zip(events, events[1:]):
         if st == STATE_RECV:
@@ -219,6 +220,11 @@ async def test_network(dut):
 
 def _expected(i, classes):
     return classes[i].astype(np.uint8).ravel().tobytes()
+
+
+def _logits(i, logits):
+    """The logits stream of image i: int8 codes in HWC order."""
+    return (logits[i].transpose(1, 2, 0).ravel() & 0xFF).astype(np.uint8).tobytes()
 
 
 async def _wait_done(tb: TB, limit_cycles: int = 200_000_000):
@@ -528,3 +534,70 @@ async def test_load_refused(dut):
     want = (data["logits"][0].transpose(1, 2, 0).ravel() & 0xFF).astype(np.uint8).tobytes()
     mism, first = compare_stream(got, want)
     assert mism == 0 and err == regmap.ERRORS["none"] and ended_cleanly(ctrl), (mism, first, err, ctrl)
+
+
+STATE_RUN = 5  # unet_core's S_RUN
+SLOW_GAP = 40  # cycles of TVALID low before each beat of a slow input stream
+
+
+async def _watch_layer0(dut, seen: dict):
+    """Per cycle (a short run only): how often layer 0 waited in S_RUN for its input rows (rdy low
+    for more than the one cycle of a row change), and at each accepted input beat the core's
+    state, layer and the taps layer 0 had issued."""
+    core = dut.dut.core
+    low = 0
+    while True:
+        await RisingEdge(dut.clk)
+        st, lay = int(core.state.value), int(core.layer.value)
+        if int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value):
+            seen["beats"].append((st, lay, seen["issued"]))
+        if st == STATE_RUN and lay == 0:
+            seen["issued"] += int(core.issuing.value)
+            if not int(core.rdy.value):
+                low += 1
+                continue
+            if low > 1:
+                seen["waits"] += 1
+        low = 0
+
+
+@cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
+async def test_slow_input_stream(dut):
+    """The image stream overlaps layer 0 (whole-network mode): with SLOW_GAP idle cycles before
+    every beat, layer 0 catches up with the stream again and again and waits for the rows its
+    taps read; the logits are exact. Then, at the same pace, a TLAST early (on the beat that
+    ends row 6 of 8) and one missing arrive while layer 0 is already running: bad_size, the
+    all-zero frame, no hang; the next run at full speed is exact."""
+    data = np.load(os.environ["UNETACCEL_TB_DATA"])
+    img = data["images"][0]
+    tb = TB(dut)
+    await tb.reset()
+    tb.source.set_pause_generator(itertools.cycle([1] * SLOW_GAP + [0]))
+    seen = {"waits": 0, "issued": 0, "beats": []}
+    watch = cocotb.start_soon(_watch_layer0(dut, seen))
+    got, ctrl, _, err = await run_image(tb, img, True)  # the logits: every layer's error shows in them
+    mism, first = compare_stream(got, _logits(0, data["logits"]))
+    assert mism == 0 and err == 0 and ended_cleanly(ctrl), (mism, first, err, ctrl)
+    rows = img.shape[1]
+    assert seen["waits"] >= rows // 2, f"layer 0 waited for the stream {seen['waits']} times, expected >= {rows // 2}"
+    dut._log.info("slow stream: layer 0 waited for its rows %d times", seen["waits"])
+    npix = img.shape[1] * img.shape[2]
+    await tb.write("MODE", 0)  # the class map: the zero frame is npix bytes
+    cut = len(_hwc(img)) * 3 // 4 // 4 * 4  # whole beats: rows 0-5 of 8
+    for what, frame in (("early TLAST", _hwc(img)[:cut]), ("missing TLAST", bytes(img.size + (-img.size % 4) + 12))):
+        seen.update(issued=0, beats=[])
+        await tb.write("CTRL", START)
+        await tb.source.send(AxiStreamFrame(frame))
+        await _expect_zero_frame(tb, f"slow stream, {what}", npix)
+        assert len(seen["beats"]) == len(frame) // 4, f"{what}: {len(seen['beats'])} beats taken"
+        # the beat that makes the frame malformed: its TLAST, or the last beat of the image without one
+        state, layer, issued = seen["beats"][min(len(frame), img.size + 3) // 4 - 1]
+        assert state == STATE_RUN and layer == 0 and issued > 0, \
+            f"{what}: at the malformed beat the core was in state {state}, layer {layer}, {issued} taps issued"
+    watch.cancel()
+    tb.source.set_pause_generator(None)
+    tb.source.pause = False  # (removing the generator leaves the source in its last pause state)
+    got, ctrl, _, err = await run_image(tb, img, True)
+    mism, first = compare_stream(got, _logits(0, data["logits"]))
+    assert mism == 0 and err == 0 and ended_cleanly(ctrl), (mism, first, err, ctrl)
+    assert tb.sink.empty()

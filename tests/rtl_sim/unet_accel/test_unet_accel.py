@@ -47,7 +47,7 @@ def test_stream_grid(small, pause):
 
 
 @pytest.mark.parametrize("testcase", ["test_bad_register_values", "test_start_while_busy_and_early_tlast",
-                                      "test_reset_mid_run", "test_load_refused"])
+                                      "test_reset_mid_run", "test_load_refused", "test_slow_input_stream"])
 def test_protocol(small, testcase):
     p, build, imgs = small
     res = simulate(p, imgs[:1], build, testcase=testcase)
