@@ -34,9 +34,8 @@ MEM_FILES = ("weights.mem", "bn_params.mem", "layers.mem")  # $readmemh'd by une
 #: (act, wmem) are block RAM. The BatchNorm parameters (pmem) at 8x8 on the default network are
 #: 110 x 384 bits: as block RAM 6 RAMB36, which the act + weight memories' 104 leave no room
 #: for within 110; as LUT RAM (288 RAM64M, about 1.7k LUT, Yosys synth_xilinx) they fit the LUT
-#: budget. The layer table (ltab, 32 words a layer) would take 2 of the LFE5UM-85F's 208
-#: DP16KD, which the default network's act + weights fill exactly (64 + 144).
-MEM_STYLES = {"pmem": "distributed", "ltab": "distributed"}
+#: budget.
+MEM_STYLES = {"pmem": "distributed"}
 OPCODE = {"conv_bn_relu": regmap.OPCODES["conv_bn"], "maxpool2x2": regmap.OPCODES["maxpool"],
           "conv_transpose2x2": regmap.OPCODES["conv_transpose"], "conv1x1_bias": regmap.OPCODES["conv_bias"],
           "add_requant": regmap.OPCODES["add"], "argmax": regmap.OPCODES["argmax"]}
