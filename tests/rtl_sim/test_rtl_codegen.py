@@ -9,9 +9,10 @@ import pytest
 
 from unetaccel.codegen import regmap
 from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
-from unetaccel.codegen.rtl_project import (_conv_words, datapath_widths, generate_rtl, layout, load_words,
-                                           max_weight_bits, memories, param_bytes, param_words, tables,
-                                           weight_parts)
+from unetaccel.codegen import generate
+from unetaccel.codegen.rtl_project import (MultError, _conv_words, check_mult, datapath_widths, emit_rtl,
+                                           generate_rtl, layout, load_words, max_weight_bits, memories,
+                                           param_bytes, param_words, tables, weight_parts)
 from unetaccel.ir import IRError, randnet
 from unetaccel.ir.ops import MAX_SHIFT
 
@@ -241,6 +242,47 @@ def test_unsupported_lanes_are_refused_by_name(lanes):
 
 def test_non_square_lanes_are_accepted():
     assert check_lanes((4, 16)) == (4, 16) and check_lanes((32, 2)) == (32, 2)
+
+
+@pytest.mark.parametrize("wbits,pin_max", [(2, 32), (5, 32), (6, 16)])
+def test_dsp2_takes_the_lanes_whose_low_field_holds_its_sum(wbits, pin_max):
+    """dsp2 packs lane 2k's sum of PIN products into 18 signed bits: |sum| <= 255 x 2^(wbits-1) x PIN
+    must stay below 2^17 (W5: PIN 32 gives 130,560); beyond it, and for weights whose pair passes
+    the DSP48E1's 25-bit port, the generator refuses by the option's name."""
+    for pin in (2, 4, 8, 16, 32):
+        if pin <= pin_max:
+            assert check_mult("dsp2", (pin, 2), wbits) == "dsp2"
+            assert 255 * (1 << (wbits - 1)) * pin < 1 << 17
+        else:
+            with pytest.raises(MultError, match=f"--mult dsp2 at {pin}x2 lanes: .* PIN <= {pin_max}\\); use --mult dsp"):
+                check_mult("dsp2", (pin, 2), wbits)
+    assert check_mult("dsp", (32, 32), 8) == "dsp"
+
+
+def test_dsp2_refuses_weights_wider_than_the_dsp_port_and_unknown_styles(tmp_path):
+    with pytest.raises(MultError, match="--mult dsp2 with 7-bit weights: a packed weight pair takes 26 bits, over "
+                                        "the DSP48E1's 25-bit multiplier port"):
+        check_mult("dsp2", (2, 2), 7)
+    with pytest.raises(MultError, match="--mult 'dsp4': one of dsp, dsp2"):
+        check_mult("dsp4", (8, 8), 5)
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED, weight_bits=8)
+    with pytest.raises(MultError, match="--mult dsp2 at 8x8 lanes: a lane's sum of 8 products of a code and an? "
+                                        "8-bit weight reaches 261120"):
+        generate(net, tmp_path / "b", lanes=(8, 8), mult="dsp2")
+    assert not (tmp_path / "b").exists()  # refused before anything is written
+
+
+def test_dsp2_changes_only_the_core_and_halves_its_multipliers():
+    """--mult dsp2 rewrites the product stage and the tree of unet_core.sv only (the memories,
+    the load path and layout.json are the same); its product stage has PIN x POUT / 2 products."""
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
+    a, b = emit_rtl(net, (8, 4)), emit_rtl(net, (8, 4), mult="dsp2")
+    assert sorted(a) == sorted(b) and [f for f in a if a[f] != b[f]] == ["unet_core.sv"]
+    core = b["unet_core.sv"]
+    assert "localparam integer KP = PIN * PK;" in core and "localparam integer PK = POUT / 2;" in core
+    assert "kt[j * PIN + i] <= KW'(wk3[j * PIN + i]) * KW'($signed({1'b0, d3_sh[8*i +: 8]}));" in core
+    assert "for (j = 0; j < PK; j = j + 1)\n                for (i = 0; i < PIN; i = i + 1)\n                    kt[" in core
+    assert "w_3[" not in core and "w_3[" in a["unet_core.sv"]
 
 
 def test_readme_register_table_is_the_description():

@@ -10,15 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.json") -> dict[str, list[Path]]:
+def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.json",
+             mult="dsp") -> dict[str, list[Path]]:
     """Write OUT/hls (the HLS project) and OUT/rtl (the Verilog accelerator) for the IR;
     returns the written files per target. Both take PIN x POUT lanes; the RTL engine's are powers
-    of two from 2 to 32, checked before anything is written."""
+    of two from 2 to 32, checked before anything is written, as is `mult`, the RTL's multiplier
+    style (rtl_project.MULTS)."""
     from .hls_project import DEFAULT_PART, generate_hls
-    from .rtl_project import check_lanes, generate_rtl
+    from .layout import max_weight_bits
+    from .rtl_project import check_lanes, check_mult, generate_rtl
 
     check_lanes(lanes)  # before writing anything
+    check_mult(mult, lanes, max_weight_bits(ir))
     out = Path(out)
     return {"hls": generate_hls(ir, out / "hls", lanes=lanes, part=part or DEFAULT_PART, clock_ns=clock_ns,
                                 ir_file=ir_file),
-            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file)}
+            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult)}

@@ -3,7 +3,7 @@
 Generated folders (BUILD/hls, BUILD/rtl) record what they were made from in a stamp
 (:data:`STAMP`): the IR's content (:func:`ir_digest`), the generator (:func:`generator_digest`:
 every module of unetaccel.codegen and every template file) and the options (lanes, part,
-clock, IR file name). Compiled builds (the csim binaries, the RTL simulators' builds) are keyed by
+clock, IR file name; the RTL's multiplier style). Compiled builds (the csim binaries, the RTL simulators' builds) are keyed by
 :func:`digest` of their source files, flags and the tools' versions (:func:`tool_version`),
 so a build is reused exactly while all of them are unchanged; each simulator configuration
 has its own folder (:func:`sim_build_dir`: one folder per simulator, then one per digest), so
@@ -132,6 +132,8 @@ def stale_reason(stamp: dict | None, want: dict) -> str | None:
             return "the generator changed since"
         if key == "lanes":
             return f"lanes {value[0]}x{value[1]} asked, it has " + (f"{have[0]}x{have[1]}" if have else "none")
+        if key == "mult":
+            return f"multipliers {value} asked, it has {have or 'none recorded'}"
         return f"{key} {value!r} asked, it has {have!r}"
     return None
 

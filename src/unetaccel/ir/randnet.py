@@ -7,7 +7,12 @@ about a quarter of the channels of every requantizing layer get a left shift ins
 -3, and -40 in one channel: the widest the IR allows), so requantization saturates through
 its left-shift path too. With ``residual=True`` the bottleneck and the last decoder block each get a
 residual block (conv + BatchNorm at the block's own scale, then ``add`` of the block's input and
-that output, requantized), as ENet/ESNet-style networks have.
+that output, requantized), as ENet/ESNet-style networks have. With ``negative_weights=True`` the
+even output channels of every conv and half of the odd ones lean negative (their weights mostly
+negative, a quarter of them the most negative code), the others positive, and a BatchNorm
+multiplier takes its channel's sign, so activations stay lively while most sums of products are
+negative (the RTL's packed multipliers, --mult dsp2, pair channel 2k, the low field, with 2k+1:
+a negative low field borrows from the high one).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ def _calib_shift(y: np.ndarray, target: float) -> np.ndarray:
 
 def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_channels=3, seed=0,
                 saturate=False, weight_bits=5, calib_images=2, negative_shifts=False,
-                residual=False) -> IR:
+                residual=False, negative_weights=False) -> IR:
     """A random UNet-family IR with the same layer structure as the quantized model."""
     rng = np.random.default_rng(seed)
     h, w = size
@@ -44,6 +49,16 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
 
     def out_f():
         return int(rng.integers(3, 7))
+
+    def draw(shape, out_axis=0):
+        """Weight codes of `shape` and, with negative_weights, the sign each output channel leans to."""
+        if not negative_weights:
+            return rng.integers(-wmax, wmax + 1, size=shape), None
+        n = shape[out_axis]
+        sign = np.where((np.arange(n) % 2 == 1) & (rng.random(n) < 0.5), 1, -1)
+        lean = rng.integers(-(wmax // 3), wmax + 1, size=shape)
+        lean[rng.random(shape) < 0.25] = wmax
+        return lean * sign.reshape([-1 if a == out_axis else 1 for a in range(len(shape))]), sign
 
     def calib(y, tgt, bias=None):
         """Per-channel shifts; with negative_shifts some left shifts, and in one channel -40 with
@@ -61,9 +76,9 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     def conv_bn(name, x, cout, fo=None):
         xt = b.t(x)
         cin = xt.shape[0]
-        wt = rng.integers(-wmax, wmax + 1, size=(cout, cin, 3, 3))
+        wt, sign = draw((cout, cin, 3, 3))
         acc = R.conv2d(vals[x], wt, 1)
-        mul = rng.integers(24, 128, size=cout) * rng.choice([1, 1, 1, -1], size=cout)
+        mul = rng.integers(24, 128, size=cout) * (rng.choice([1, 1, 1, -1], size=cout) if sign is None else sign)
         prod = acc * mul.reshape(1, -1, 1, 1)
         spread = np.abs(prod).mean(axis=(0, 2, 3)) + 1
         bias = (rng.normal(0.0, 0.5, size=cout) * spread).astype(np.int64)
@@ -104,7 +119,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     for j, i in enumerate(range(levels - 1, -1, -1)):
         skip = skips[i]
         cin, cout = b.t(x).shape[0], widths[i]
-        wt = rng.integers(-wmax, wmax + 1, size=(cin, cout, 2, 2))
+        wt, _ = draw((cin, cout, 2, 2), out_axis=1)
         acc = R.conv_transpose2d_k2s2(vals[x], wt)
         shift = calib(acc, target)
         fo = b.t(skip).type.tensor_f
@@ -117,7 +132,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
         if residual and i == 0:
             x = res_block(f"dec{j}.res", x)
     cin = b.t(x).shape[0]
-    wt = rng.integers(-wmax, wmax + 1, size=(num_classes, cin, 1, 1))
+    wt, _ = draw((num_classes, cin, 1, 1))
     acc = R.conv2d(vals[x], wt, 0)
     bias = rng.integers(-4, 5, size=num_classes) * (np.abs(acc).mean() + 1)
     bias = bias.astype(np.int64)
@@ -130,7 +145,7 @@ def random_unet(widths=(8, 16, 32, 64, 128), num_classes=21, size=(64, 64), in_c
     return b.build(logits, classes, meta={"source": "random", "seed": int(seed), "widths": list(widths),
                                           "num_classes": int(num_classes), "size": [h, w],
                                           "saturate": bool(saturate), "negative_shifts": bool(negative_shifts),
-                                          "residual": bool(residual)})
+                                          "residual": bool(residual), "negative_weights": bool(negative_weights)})
 
 
 def _partial(b: IRBuilder) -> IR:

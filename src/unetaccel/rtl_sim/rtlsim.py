@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir as irmod
+from ..codegen.cache import read_stamp
 from ..ir.data import load_val
 from .runner import WAVES, check_simulator, simulate
 
@@ -20,21 +21,29 @@ def generated_lanes(build_dir) -> tuple[int, int] | None:
         return None
 
 
+def generated_mult(build_dir) -> str | None:
+    """The multiplier style BUILD/rtl was generated with (its stamp), or None."""
+    stamp = read_stamp(Path(build_dir) / "rtl")
+    return stamp.get("mult") if stamp else None
+
+
 def main(ir_path, build_dir="build", lanes=None, images=1, waves=False, logits=False, random_images=False,
-         seed=0, pause=False, simulator="verilator") -> int:
+         seed=0, pause=False, simulator="verilator", mult=None) -> int:
     """Prints per image match/mismatch and `cycles: N`, then `mismatches: N`; returns the exit code.
-    lanes None: the lanes BUILD/rtl was generated with, else 8x8. simulator: verilator or icarus."""
+    lanes None: the lanes BUILD/rtl was generated with, else 8x8; mult None: the multiplier style
+    BUILD/rtl was generated with, else dsp. simulator: verilator or icarus."""
     check_simulator(simulator)
     net = irmod.load(ir_path)
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
-    print(f"lanes: {lanes[0]}x{lanes[1]}, simulator: {simulator}")
+    mult = mult or generated_mult(build_dir) or "dsp"
+    print(f"lanes: {lanes[0]}x{lanes[1]}, multipliers: {mult}, simulator: {simulator}")
     if random_images:
         print(f"random images, seed {seed}")
         imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
     else:
         imgs, _ = load_val(ir_path, net, images)
     res = simulate(ir_path, imgs, build_dir, lanes, logits=logits, pause=pause, waves=waves,
-                   log=lambda *a: print(*a, flush=True), simulator=simulator)
+                   log=lambda *a: print(*a, flush=True), simulator=simulator, mult=mult)
     total = 0
     for r in res["images"]:
         total += r["mismatches"]

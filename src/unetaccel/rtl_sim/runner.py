@@ -3,7 +3,7 @@ wheel; two-state, fast: the default) or Icarus Verilog (Debian's iverilog; four-
 undriven or uninitialised bit that reaches an output shows as X and fails the run).
 
 BUILD/rtl is regenerated only when what it is made from changed (the IR, any codegen module or
-template, the lanes: codegen.cache). Each simulator configuration (simulator, toplevel, sources,
+template, the lanes, the multiplier style: codegen.cache). Each simulator configuration (simulator, toplevel, sources,
 flags, waves, the tools' versions) builds once into its own folder,
 BUILD/rtl/sim_build/<simulator>/<digest> (codegen.cache.sim_build_dir), and is reused as it is:
 switching lanes or simulators back and forth in one BUILD folder rebuilds nothing the second
@@ -43,19 +43,19 @@ class RtlSimError(UnetaccelError, RuntimeError):
     """The RTL simulation cannot run or its cocotb test failed; the message says where to look."""
 
 
-def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print):
-    """BUILD/rtl for this IR at these lanes: regenerated unless its stamp records the same IR,
-    generator (every codegen module and template), lanes and IR file name; regenerating rewrites
-    only the files whose text changed."""
+def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print, mult="dsp"):
+    """BUILD/rtl for this IR at these lanes and multiplier style (rtl_project.MULTS): regenerated
+    unless its stamp records the same IR, generator (every codegen module and template), lanes,
+    multiplier style and IR file name; regenerating rewrites only the files whose text changed."""
     net = irmod.load(ir_path)
     out = Path(build_dir).resolve() / "rtl"  # absolute: the simulator runs in its own folders
     pin, pout = check_lanes(lanes)
     ir_file = Path(ir_path).with_suffix(".json").name
-    want = generation_record(net, ir_file=ir_file, lanes=[pin, pout])
+    want = generation_record(net, ir_file=ir_file, lanes=[pin, pout], mult=mult)
     why = stale_reason(read_stamp(out), want)
     if why:
         log(f"generating {out} from {ir_path} ({why})")
-        generate_rtl(net, out, lanes=(pin, pout), ir_file=ir_file)
+        generate_rtl(net, out, lanes=(pin, pout), ir_file=ir_file, mult=mult)
     return net, out
 
 
@@ -107,17 +107,17 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
 
 
 def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module: str, lanes=(8, 8),
-             images: np.ndarray | None = None, log=print, simulator: str = "verilator") -> list[str]:
-    """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR,
-    under the simulator (SIMULATORS); returns the failed test cases (empty when all passed). Holds
-    BUILD/rtl's lock throughout."""
+             images: np.ndarray | None = None, log=print, simulator: str = "verilator", mult: str = "dsp") -> list[str]:
+    """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR
+    (at these lanes and multiplier style), under the simulator (SIMULATORS); returns the failed test
+    cases (empty when all passed). Holds BUILD/rtl's lock throughout."""
     check_simulator(simulator)
     with locked(Path(build_dir) / "rtl"):
-        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator)
+        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator, mult)
 
 
-def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator) -> list[str]:
-    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
+def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator, mult) -> list[str]:
+    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
     runner, sim_dir = build(rtl_dir, False, log, toplevel, sources, simulator)
     with tempfile.TemporaryDirectory(prefix=f"unetaccel_unit_{toplevel}_") as tmp:
         work = Path(tmp)
@@ -166,8 +166,9 @@ def _layout(rtl_dir: Path) -> dict:
 
 def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logits=False, pause=False,
              waves=False, log=print, testcase: str = "test_network", reload_ir=None,
-             simulator: str = "verilator") -> dict:
-    """Run images through the RTL under the simulator (SIMULATORS; waves go to BUILD/rtl/WAVES[simulator]);
+             simulator: str = "verilator", mult: str = "dsp") -> dict:
+    """Run images through the RTL (generated at `lanes` with the multiplier style `mult`,
+    rtl_project.MULTS) under the simulator (SIMULATORS; waves go to BUILD/rtl/WAVES[simulator]);
     returns the testbench's results (per image: mismatches, cycles) and `failures`, the failed cocotb
     test cases (the testbench fails on a mismatch, which the results then show; any other failure
     raises RtlSimError).
@@ -178,12 +179,14 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
     """
     check_simulator(simulator)
     with locked(Path(build_dir) / "rtl"):
-        return _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir, simulator)
+        return _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir, simulator,
+                         mult)
 
 
-def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir, simulator) -> dict:
+def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, testcase, reload_ir, simulator,
+              mult) -> dict:
     from ..codegen.rtl_project import load_words, tables
-    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log)
+    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
     runner, sim_dir = build(rtl_dir, waves, log, simulator=simulator)
     layout = _layout(rtl_dir)
     judge = net
