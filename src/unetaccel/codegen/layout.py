@@ -235,14 +235,12 @@ def place(ir: IR, steps: list[Step], size_of) -> tuple[dict[str, int], int]:
     alias = shared_words(ir, steps)
     size = {t: int(size_of(ir.tensors[t].shape)) for t in life}
     own = {t: life[t] for t in life if t not in alias}
-    best = None
-    for name in PLACE_ORDERS:
-        offset = _place_greedy(own, size, PLACE_ORDERS[name])
+    placements = []
+    for order in PLACE_ORDERS.values():
+        offset = _place_greedy(own, size, order)
         offset.update({t: offset[u] for t, u in alias.items()})
-        depth = max((offset[t] + size[t] for t in life), default=0)
-        if best is None or depth < best[1]:
-            best = ({t: offset[t] for t in life}, depth)
-    return best
+        placements.append(({t: offset[t] for t in life}, max((offset[t] + size[t] for t in life), default=0)))
+    return min(placements, key=lambda p: p[1])  # the first of the shallowest
 
 
 #: The orders place() tries among tensors of one size, keys of (first step, last step).
