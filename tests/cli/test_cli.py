@@ -104,7 +104,7 @@ def test_generate_csim_and_rtlsim_with_relative_paths_and_waves(tmp_path):
     code, out, err = cli("rtlsim", "--ir", "run/model.json", "--build", "b", "--random-images", "--waves",
                          "--simulator", "icarus", cwd=tmp_path)
     assert code == 0, err[-2000:]
-    assert "lanes: 4x16, simulator: icarus" in out and out.strip().splitlines()[-1] == "mismatches: 0"
+    assert "lanes: 4x16, multipliers: dsp, simulator: icarus" in out and out.strip().splitlines()[-1] == "mismatches: 0"
     assert (tmp_path / "b" / "rtl" / "dump.fst").stat().st_size > 0, "no waveform written"
     assert "dump.fst" in out
 
