@@ -18,6 +18,7 @@ from typing import Optional
 
 import typer
 
+from .codegen.layout import BOARD_PART
 from .errors import UnetaccelError
 from .options import parse_lanes, parse_mult, parse_size
 
@@ -256,7 +257,7 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              lanes: str = typer.Option("8x8", help="PINxPOUT parallelism (unroll factors / MAC lanes)"),
-             part: str = typer.Option("xc7z020clg400-1", help="FPGA part for run_hls.tcl"),
+             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl"),
              clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
              out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
              mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "

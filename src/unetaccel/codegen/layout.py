@@ -156,15 +156,11 @@ def allocate(ir: IR, steps: list[Step], size_of=None):
     to the last step that reads it; buffers are reused greedily (ping-pong + skip storage).
     The logits and the class map have buffers of their own. `size_of(shape)` is a tensor's
     size in memory units (default: elements)."""
-    last_read: dict[str, int] = {}
-    for i, s in enumerate(steps):
-        for t in s.inputs:
-            last_read[t] = i
-    lives = [(ir.input, -1)] + [(s.output, i) for i, s in enumerate(steps) if s.output not in (ir.logits, ir.classes)]
     slots: list[Slot] = []
     where: dict[str, int] = {}
-    for t, start in lives:
-        end = last_read.get(t, start)
+    for t, (start, end) in lifetimes(ir, steps).items():
+        if t in (ir.logits, ir.classes):
+            continue
         shape = ir.tensors[t].shape
         size = int(size_of(shape)) if size_of else int(np.prod(shape))
         k = next((i for i, sl in enumerate(slots) if sl.free_after < start), len(slots))  # first free slot

@@ -24,7 +24,7 @@ from . import regmap
 from ..ir.arith import fits
 from ..ir.ops import MAX_SHIFT
 from .cache import generation_record, locked, write_stamp
-from .layout import (BOARD_PART, check_lanes, fused_argmax, groups, max_weight_bits, pack_channels, pack_conv,
+from .layout import (BOARD_PART, SUPPORTED_LANES, check_lanes, fused_argmax, groups, max_weight_bits, pack_channels, pack_conv,
                      pack_convt, place, plan)
 from .render import render
 from .writer import write_files
@@ -78,7 +78,7 @@ def check_mult(mult: str, lanes, wbits: int) -> str:
         pin, pout = check_lanes(lanes)
         low = 255 * (1 << (wbits - 1)) * pin
         if low >= 1 << (PACK_SHIFT - 1):
-            most = max([p for p in (1, 2, 4, 8, 16, 32) if 255 * (1 << (wbits - 1)) * p < 1 << (PACK_SHIFT - 1)],
+            most = max([p for p in SUPPORTED_LANES if 255 * (1 << (wbits - 1)) * p < 1 << (PACK_SHIFT - 1)],
                        default=0)
             raise MultError(f"--mult dsp2 at {pin}x{pout} lanes: a lane's sum of {pin} products of a code and a "
                             f"{wbits}-bit weight reaches {low}, the packed product's low field holds less than "
@@ -147,7 +147,7 @@ def tables(ir: IR, lanes=(8, 8)):
     fused = fused_argmax(ir, steps)
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
-    for n, s in enumerate(steps):
+    for si, s in enumerate(steps):
         lay = s.layers[0]
         c = dict(s.consts)
         row = dict.fromkeys(FIELDS, 0)
@@ -166,7 +166,7 @@ def tables(ir: IR, lanes=(8, 8)):
             pm, pb, ps = (pack_channels(ir.param(bn, n), c["COUT"], pout) for n in ("mul", "bias", "shift"))
         elif s.kind == "conv1x1_bias":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
-            if n == fused:
+            if si == fused:
                 if c["COUT"] > 256:
                     raise IRError(f"layer '{s.name}': {c['COUT']} classes; the RTL's class map holds a byte a pixel")
                 row["fuse"] = 1
@@ -428,6 +428,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "wbits": wbits, "dsp2": mult == "dsp2", "weight_parts": parts, "dp": dp, "part_bits": part_bits(parts), "max_shift": MAX_SHIFT,
         "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
         "mem_attr": {k: f'(* ram_style = "{v}" *) ' for k, v in MEM_STYLES.items()}, "pmem_file": MEM_FILES[1],
+        "pmem_bytes": param_bytes(dp),
         "derived_fields": DERIVED_FIELDS,
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
         "in_base": base[ir.input], "logit_base": base[ir.logits], "class_base": base[ir.classes],
