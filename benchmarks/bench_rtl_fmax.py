@@ -34,7 +34,7 @@ from pathlib import Path
 from bench_rtl_area import yosys_exe
 
 from unetaccel import ir as irmod
-from unetaccel.codegen.rtl_project import MEM_STYLES, generate_rtl, memories
+from unetaccel.codegen.rtl_project import MEM_STYLES, generate_rtl, memories, weight_banks
 from unetaccel.ir import randnet
 from unetaccel.options import parse_lanes, parse_size
 
@@ -73,7 +73,9 @@ def memory_estimate(net, lanes) -> dict:
     names the ones in distributed RAM)."""
     mems = memories(net, lanes)
     in_bram = {k: v for k, v in mems.items() if MEM_STYLES.get(k) != "distributed"}
-    return {"bits": sum(w * d for w, d in mems.values()), "dp16kd": sum(bram_blocks(w, d) for w, d in in_bram.values()),
+    blocks = sum(bram_blocks(w, d) for k, (w, d) in in_bram.items() if k != "wmem")
+    blocks += sum(bram_blocks(mems["wmem"][0], d) for d in weight_banks(mems["wmem"][1]))  # a bank a memory
+    return {"bits": sum(w * d for w, d in mems.values()), "dp16kd": blocks,
             "memories": {k: list(v) for k, v in mems.items()}}
 
 

@@ -12,7 +12,7 @@ from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
 from unetaccel.codegen import generate
 from unetaccel.codegen.rtl_project import (MultError, _conv_words, check_mult, datapath_widths, emit_rtl,
                                            generate_rtl, layout, load_words, max_weight_bits, memories,
-                                           param_bytes, param_words, tables, weight_parts)
+                                           param_bytes, param_words, tables, weight_parts, W_BANK_WORDS)
 from unetaccel.ir import IRError, randnet
 from unetaccel.ir.ops import MAX_SHIFT
 
@@ -74,6 +74,33 @@ def _unpack(parts: np.ndarray, nwords: int, lanes: int, bits: int) -> np.ndarray
     return out
 
 
+def _weight_lines(rtl: Path) -> list[str]:
+    """The weight memory's words, from its banks' .mem files in the order layout.json lists them."""
+    files = json.loads((rtl / "layout.json").read_text())["weight_files"]
+    return [line for f in files for line in (rtl / f).read_text().split()]
+
+
+def test_weight_memory_is_banked_at_block_ram_depth(tmp_path):
+    """More than W_BANK_WORDS weight words: the core declares one memory of W_BANK_WORDS words a
+    bank (the last the rest), each initialised from its own file holding its slice of the words;
+    a smaller network regenerated into the folder leaves no stale bank file behind."""
+    net = randnet.random_unet(widths=(4, 8, 16), num_classes=3, size=(8, 8), seed=SEED)
+    words = len(tables(net, (2, 2))[4])
+    assert words > W_BANK_WORDS  # two banks at 2x2 lanes
+    generate_rtl(net, tmp_path, lanes=(2, 2))
+    core = (tmp_path / "unet_core.sv").read_text()
+    depths = [int(d) + 1 for d in re.findall(r"reg \[WW-1:0\] wmem\d+ \[0:(\d+)\]", core)]
+    assert depths == [W_BANK_WORDS] * (words // W_BANK_WORDS) + [words % W_BANK_WORDS]
+    for b, n in enumerate(depths):
+        assert f'$readmemh("weights_{b}.mem", wmem{b});' in core
+        assert len((tmp_path / f"weights_{b}.mem").read_text().split()) == n
+    assert len(_weight_lines(tmp_path)) == words
+    small = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
+    generate_rtl(small, tmp_path, lanes=(2, 2))
+    assert sorted(p.name for p in tmp_path.glob("weights*.mem")) == ["weights_0.mem"]
+    assert "wmem1" not in (tmp_path / "unet_core.sv").read_text()
+
+
 @pytest.mark.parametrize("lanes", [(4, 4), (8, 8), (4, 16), (16, 4), (2, 2)])
 def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
     """Tensors fit the activation memory in words of max(PIN, POUT) channels; the load path's
@@ -96,7 +123,7 @@ def test_layout_words_and_load_path_round_trip(lanes, tmp_path):
     assert len(words["bn_mul"]) == len(words["bn_bias"]) == len(words["shift"]) == mul.size
     # the .mem file: one hex line a word, the same bits as the load path's parts
     generate_rtl(net, tmp_path, lanes=lanes)
-    lines = (tmp_path / "weights.mem").read_text().split()
+    lines = _weight_lines(tmp_path)
     assert len(lines) == len(weights)
     for n in (0, len(weights) // 2, len(weights) - 1):
         word = sum(int(v) << (32 * p) for p, v in enumerate(words["weights"][n * parts:(n + 1) * parts]))
@@ -134,8 +161,8 @@ def test_memories_are_what_the_verilog_declares(tmp_path, lanes):
     net = randnet.random_unet(widths=(3, 5, 6), num_classes=7, size=(8, 12), seed=SEED)
     mems = memories(net, lanes)
     generate_rtl(net, tmp_path, lanes=lanes)
-    for name, mem in (("wmem", "weights.mem"), ("pmem", "bn_params.mem"), ("ltab", "layers.mem")):
-        lines = (tmp_path / mem).read_text().split()
+    for name, mem in (("wmem", None), ("pmem", "bn_params.mem"), ("ltab", "layers.mem")):
+        lines = _weight_lines(tmp_path) if mem is None else (tmp_path / mem).read_text().split()
         assert mems[name] == (4 * len(lines[0]), len(lines)), name
     core = (tmp_path / "unet_core.sv").read_text()
     depth = int(re.search(r"parameter integer ACT_DEPTH = (\d+)", core).group(1))

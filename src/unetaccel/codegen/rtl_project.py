@@ -32,7 +32,13 @@ from .writer import write_files
 TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "unet_regmap.h", "vivado.tcl")
 DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
 SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
-MEM_FILES = ("weights.mem", "bn_params.mem", "layers.mem")  # $readmemh'd by unet_core
+PARAM_FILES = ("bn_params.mem", "layers.mem")  # $readmemh'd by unet_core, beside the weight banks' files
+#: unet_core keeps the weight memory in banks of W_BANK_WORDS words (the depth of a block RAM at
+#: 18 bits, an ECP5 DP16KD, and at 36, a RAMB36E1), each bank's read word registered beside it
+#: before the bank select: as one memory, the select's mux over the block RAMs' outputs was the
+#: critical path of place and route (94.4 MHz at 8x8 on the default widths). Bank b is
+#: initialised from weight_files()[b].
+W_BANK_WORDS = 1024
 #: unet_core's memories kept out of block RAM (a Vivado / Yosys ram_style each); the others
 #: (act, wmem) are block RAM. The BatchNorm parameters (pmem) at 8x8 on the default network are
 #: 110 x 384 bits: as block RAM 6 RAMB36, which the act + weight memories' 104 leave no room
@@ -258,6 +264,18 @@ def _pack(words: np.ndarray, bits: int) -> np.ndarray:
     return np.packbits(b, axis=1, bitorder="little")
 
 
+def weight_banks(words: int) -> list[int]:
+    """The words of each bank of unet_core's weight memory (W_BANK_WORDS each, the last the rest)
+    for a memory of `words` words (at least one bank of one word)."""
+    words = max(1, words)
+    return [min(W_BANK_WORDS, words - b) for b in range(0, words, W_BANK_WORDS)]
+
+
+def weight_files(words: int) -> list[str]:
+    """The .mem files of the weight banks (weight_banks), in bank order."""
+    return [f"weights_{b}.mem" for b in range(len(weight_banks(words)))]
+
+
 def _mem(words: np.ndarray, bits: int) -> str:
     """A .mem file: one hex word a line, lane 0 in the least significant bits (see _pack).
     An empty memory gets one zero word."""
@@ -427,7 +445,9 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "pin": pin, "pout": pout, "pin_log2": pin.bit_length() - 1, "pout_log2": pout.bit_length() - 1,
         "wbits": wbits, "dsp2": mult == "dsp2", "weight_parts": parts, "dp": dp, "part_bits": part_bits(parts), "max_shift": MAX_SHIFT,
         "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
-        "mem_attr": {k: f'(* ram_style = "{v}" *) ' for k, v in MEM_STYLES.items()}, "pmem_file": MEM_FILES[1],
+        "wbank_words": W_BANK_WORDS, "wbanks": [{"words": n, "file": f} for n, f in
+                                                zip(weight_banks(len(weights)), weight_files(len(weights)))],
+        "mem_attr": {k: f'(* ram_style = "{v}" *) ' for k, v in MEM_STYLES.items()}, "pmem_file": PARAM_FILES[0],
         "pmem_bytes": param_bytes(dp),
         "derived_fields": DERIVED_FIELDS,
         "num_layers": len(steps), "in_c": in_c, "in_h": in_h, "in_w": in_w, "num_classes": ir.num_classes,
@@ -441,16 +461,19 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "registers": regmap.REGISTERS, "writable": regmap.writable(),
         "ltab_words": LTAB_WORDS, "ltab": {f: i for i, f in enumerate(FIELDS)},
         "part": BOARD_PART,  # vivado.tcl's part (the PYNQ-Z2's); `-tclargs PART` replaces it
-        "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES, "mem_files": MEM_FILES,
+        "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES,
+        "mem_files": [*weight_files(len(weights)), *PARAM_FILES],
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
-    mems = dict(zip(MEM_FILES, (_mem(weights, wbits), _mem(param_words(mul, bias, shift, dp), 8),
-                                _mem(_ltab(rows), 32))))
+    mems = dict(zip(PARAM_FILES, (_mem(param_words(mul, bias, shift, dp), 8), _mem(_ltab(rows), 32))))
+    starts = np.cumsum([0, *weight_banks(len(weights))])
+    mems.update({f: _mem(weights[a:b], wbits) for f, a, b in zip(weight_files(len(weights)), starts, starts[1:])})
     files.update({
         **mems,
         "layout.json": json.dumps({"ir": ir_file, "lanes": [pin, pout], "word_lanes": max(pin, pout),
                                    "weight_bits": wbits, "weight_parts": parts, "datapath": dp,
+                                   "weight_words": len(weights), "weight_files": weight_files(len(weights)),
                                    "steps": [s.name for s in steps],
                                    "outputs": [s.output for s in steps],
                                    "act_depth_words": depth, "word_bases": base, "fields": list(FIELDS),
@@ -465,6 +488,9 @@ def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json", mul
     pin, pout = check_lanes(lanes)
     files = emit_rtl(ir, (pin, pout), ir_file, mult)
     with locked(out_dir):
+        # weight banks of an earlier generation that this one does not have (a smaller network)
+        for stale in set(Path(out_dir).glob("weights*.mem")) - {Path(out_dir) / f for f in files}:
+            stale.unlink()
         written = write_files(out_dir, files)
         write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[pin, pout], mult=mult))
     return written

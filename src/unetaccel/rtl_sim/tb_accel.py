@@ -521,7 +521,7 @@ async def test_load_refused(dut):
             assert int(pmem[0].value) == word0, f"the refused {name} {v} was stored"
         await load(regions[name], entries - 1, stored(name, entries - 1), False, f"the last {name} entry")
         await load(regions[name], entries, 0, True, f"a {name} index beyond the memory")
-    await load(regions["weights"], _mem_words("weights.mem"), 1, True, "a weight word beyond the memory")
+    await load(regions["weights"], _layout()["weight_words"], 1, True, "a weight word beyond the memory")
     await load(max(regions.values()) + 1, 0, 1, True, "an unknown region")
     # sticky: an accepted write after a refused one leaves it set, until WLOAD_ADDR is written
     await load(regions["shift"], 0, 64, True, "shift 64")

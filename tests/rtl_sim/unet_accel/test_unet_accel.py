@@ -120,6 +120,22 @@ def test_weights_reloaded_at_32x32_lanes_8bit(tmp_path):
     assert res["loaded_words"] > 256
 
 
+def test_weights_reloaded_across_weight_banks(tmp_path):
+    """A weight memory of two banks (rtl_project.W_BANK_WORDS each, at 2x2 lanes): another
+    network's weights written through the load path land in the bank their index names, and the
+    image runs exact from both banks."""
+    seed = SEED + 22
+    print("seed", seed)
+    nets = [randnet.random_unet(widths=(4, 8, 16), num_classes=3, size=(8, 8), seed=seed + i) for i in range(2)]
+    p, q = (irmod.save(n, tmp_path / f"net{i}" / "model") for i, n in enumerate(nets))
+    imgs = np.random.default_rng(seed).integers(0, 256, (1, 3, 8, 8), dtype=np.uint8)
+    a, b = (irmod.reference.run(n, imgs, layout="nchw") for n in nets)
+    assert (a.logits != b.logits).any()  # the reload is visible in the outputs
+    res = _exact(simulate(p, imgs, tmp_path / "build", lanes=(2, 2), reload_ir=q, logits=True), 1)
+    layout = json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())
+    assert len(layout["weight_files"]) == 2 and res["loaded_words"] > layout["weight_words"]
+
+
 @pytest.mark.parametrize("lanes", [(4, 4), (16, 16), (4, 16), (8, 2)])
 def test_other_lane_counts(tmp_path_factory, lanes):
     """The engine at other PIN x POUT lanes, square and not (a word of max(PIN, POUT) channels
