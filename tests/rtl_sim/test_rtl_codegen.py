@@ -12,7 +12,8 @@ from unetaccel.codegen.layout import LanesError, check_lanes, pack_convt
 from unetaccel.codegen import generate
 from unetaccel.codegen.rtl_project import (MultError, _conv_words, check_mult, datapath_widths, emit_rtl,
                                            generate_rtl, layout, load_words, max_weight_bits, memories,
-                                           param_bytes, param_words, tables, weight_parts, W_BANK_WORDS)
+                                           has_pairs, pair_words, param_bytes, param_words, tables, weight_parts,
+                                           W_BANK_WORDS)
 from unetaccel.ir import IRError, randnet
 from unetaccel.ir.ops import MAX_SHIFT
 
@@ -72,6 +73,63 @@ def _unpack(parts: np.ndarray, nwords: int, lanes: int, bits: int) -> np.ndarray
             v = (word >> (bits * k)) & ((1 << bits) - 1)
             out[n, k] = v - (1 << bits) if v >> (bits - 1) else v
     return out
+
+
+@pytest.mark.parametrize("cin0,cin1,cout,k,lanes", [(3, 0, 4, 3, (8, 8)), (4, 4, 4, 3, (8, 8)), (2, 3, 1, 1, (8, 8)),
+                                                    (4, 0, 3, 5, (8, 8)), (8, 8, 8, 3, (16, 16)), (1, 0, 2, 3, (2, 4))])
+def test_pair_words_compute_the_conv(cin0, cin1, cout, k, lanes):
+    """A paired conv's weight words, applied the way unet_core does (output pixels x and x + 1 at
+    once from nkx reads a kernel row of two neighbouring input pixels, each concat part its own
+    input group, padding zero, an odd width's last pair without its second pixel), give exactly
+    the direct convolution of random integers."""
+    rng = np.random.default_rng(SEED + k)
+    print("seed", SEED + k)
+    pin, pout = lanes
+    H, W = 5, 7
+    w = rng.integers(-15, 16, (cout, cin0 + cin1, k, k))
+    x = rng.integers(0, 256, (cin0 + cin1, H, W))
+    pad = k // 2
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    want = np.einsum("oikl,iyxkl->oyx", w, np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(1, 2)))
+    nkx = (k + 2) // 2
+    parts = [(0, cin0)] + ([(cin0, cin1)] if cin1 else [])
+    words = pair_words(w, cin0, cin1, pin, pout)
+    assert len(words) == len(parts) * k * nkx  # taps an output group: ngi x K x nkx
+    words = words.reshape(len(parts), k, nkx, pout, pin)
+    got = np.zeros_like(want)
+    for y in range(H):
+        for x0 in range(0, W, 2):
+            acc = np.zeros(pout, np.int64)
+            for g, (c0, n) in enumerate(parts):
+                for ky in range(k):
+                    for r in range(nkx):
+                        v = np.zeros(pin, np.int64)
+                        for e in range(2):
+                            ix, iy = x0 - pad + 2 * r + e, y - pad + ky
+                            if 0 <= ix < W and 0 <= iy < H:
+                                v[e * pin // 2:e * pin // 2 + n] = x[c0:c0 + n, iy, ix]
+                        acc += words[g, ky, r] @ v
+            got[:, y, x0] = acc[:cout]
+            if x0 + 1 < W:
+                got[:, y, x0 + 1] = acc[pout // 2:pout // 2 + cout]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_pairs_only_where_a_layer_fits_half_the_lanes():
+    """The default network has no paired conv at 8x8 (its narrowest conv has 8 output channels;
+    the engine then keeps one activation memory and no pair logic) and four at 16x16 (the 64x64
+    convs of 8 channels: enc0.0, enc0.1 and the decoder's last two, whose concat parts are 8 each);
+    a paired row's taps are ngi x K x (K + 2) / 2 and its parameters repeat in the upper lanes."""
+    net = randnet.random_unet(seed=SEED)
+    assert not has_pairs(net, (8, 8)) and has_pairs(net, (16, 16))
+    _, _, _, rows, _, mul, bias, shift = tables(net, (16, 16))
+    paired = [r for r in rows if r["pair"]]
+    assert [(r["cin0"], r["cin1"], r["cout"]) for r in paired] == [(3, 0, 8), (8, 0, 8), (8, 8, 8), (8, 0, 8)]
+    for r in paired:
+        assert r["taps"] == (1 + (r["cin1"] > 0)) * 3 * 2
+        for arr in (mul, bias, shift):
+            np.testing.assert_array_equal(arr[r["pbase"], 8:], arr[r["pbase"], :8])
+    assert not any(r["pair"] for r in tables(net, (8, 8))[3])
 
 
 def _weight_lines(rtl: Path) -> list[str]:

@@ -122,10 +122,43 @@ def _conv_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.
     return pack_conv(w, cin0, pin, pout).reshape(-1, pout, pin)
 
 
-def derived(row: dict, lanes=(8, 8)) -> dict:
+def pair_layer(row: dict, lanes=(8, 8)) -> bool:
+    """Whether a layer is a paired conv where the engine has pairs (unet_core's pair_c): a conv
+    with BatchNorm whose input parts fit PIN/2 lanes and whose output fits POUT/2. Two neighbouring
+    output pixels are computed at once (x in output lanes [0, POUT/2), x + 1 above), from reads of
+    two neighbouring input pixels: (K + 2) // 2 reads a kernel row, weights from pair_words()."""
+    pin, pout = check_lanes(lanes)
+    return (row["op"] == regmap.OPCODES["conv_bn"] and 2 * row["cin0"] <= pin and 2 * row["cin1"] <= pin
+            and 2 * row["cout"] <= pout)
+
+
+def pair_words(w: np.ndarray, cin0: int, cin1: int, pin: int, pout: int) -> np.ndarray:
+    """A paired conv's weights (Cout, Cin, K, K) -> words [gi][ky][r] of POUT x PIN: read r of a
+    kernel row holds input pixels x - pad + 2r + e (e = 0, 1: input lanes [e PIN/2, (e+1) PIN/2))
+    for output pixels x + d (d = 0, 1: output lanes [d POUT/2, ...)), so block (d, e) is the tap
+    kx = 2r + e - d, or zeros where that is outside the kernel. One input group a concat part."""
+    cout, cin, k, _ = w.shape
+    if cin != cin0 + cin1:
+        raise IRError(f"conv weights with {cin} input channels, expected {cin0} + {cin1}")
+    hi, ho, nkx = pin // 2, pout // 2, (k + 2) // 2
+    parts = [(0, cin0)] + ([(cin0, cin1)] if cin1 else [])
+    out = np.zeros((len(parts), k, nkx, pout, pin), np.int64)
+    for g, (c0, n) in enumerate(parts):
+        for r in range(nkx):
+            for d in range(2):
+                for e in range(2):
+                    kx = 2 * r + e - d
+                    if 0 <= kx < k:
+                        out[g, :, r, d * ho:d * ho + cout, e * hi:e * hi + n] = \
+                            np.moveaxis(w[:, c0:c0 + n, :, kx], 2, 0)
+    return out.reshape(-1, pout, pin)
+
+
+def derived(row: dict, lanes=(8, 8), pairs: bool = False) -> dict:
     """The products unet_core derives from a layer's fields (S_DERIVE): input and output pixels,
     weight words an output group (taps) and in all (wcount), activation words of the source, skip
-    and output tensors (the configuration check's bounds)."""
+    and output tensors (the configuration check's bounds). `pairs`: the engine has paired convs
+    (pair_layer)."""
     pin, pout = check_lanes(lanes)
     A = max(pin, pout)
     codes = regmap.OPCODES
@@ -137,7 +170,8 @@ def derived(row: dict, lanes=(8, 8)) -> dict:
     ngi = (1 if pool else 2 if add else groups(row["cin0"], pin) + groups(row["cin1"], pin) if conv
            else groups(row["cin0"], pin))
     nk = row["k"] if conv else 2 if pool else 1
-    taps = (4 if convt else 1) * ngi * nk * nk
+    nkx = (nk + 2) // 2 if pairs and pair_layer(row, lanes) else nk
+    taps = (4 if convt else 1) * ngi * nk * nkx
     ngo = 1 if argmax else groups(row["cin0"] if pool else row["cout"], pout)
     out_c = 1 if argmax else row["cin0"] if pool else row["cout"]
     return {"hw_in": hw, "hw_out": hw_out, "taps": taps, "wcount": ngo * taps if conv or convt else 0,
@@ -151,6 +185,7 @@ def tables(ir: IR, lanes=(8, 8)):
     pin, pout = check_lanes(lanes)  # the parameter memories: one word of POUT lanes per output group
     steps, base, depth = layout(ir, lanes)
     fused = fused_argmax(ir, steps)
+    pairs = has_pairs(ir, lanes)
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
     for si, s in enumerate(steps):
@@ -170,6 +205,10 @@ def tables(ir: IR, lanes=(8, 8)):
                        lo=c["LO"], hi=c["HI"])
             wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
             pm, pb, ps = (pack_channels(ir.param(bn, n), c["COUT"], pout) for n in ("mul", "bias", "shift"))
+            if pairs and pair_layer(row, lanes):  # the second pixel's lanes take the first's parameters
+                wq = pair_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
+                for arr in (pm, pb, ps):
+                    arr[:, pout // 2:] = arr[:, :pout // 2]
         elif s.kind == "conv1x1_bias":
             row.update(cin0=c["CIN"], cout=c["COUT"], h=c["H"], w=c["W"], k=1, pad=0, lo=c["LO"], hi=c["HI"])
             if si == fused:
@@ -204,10 +243,20 @@ def tables(ir: IR, lanes=(8, 8)):
         shift.append(ps)
         wbase += len(wq)
         pbase += len(pm)
-        row.update(derived(row, (pin, pout)))
+        row.update(derived(row, (pin, pout), pairs))
+        row["pair"] = int(pairs and pair_layer(row, lanes))  # (layout.json; not a table field)
         rows.append(row)
     return (steps, base, depth, rows, np.concatenate(weights), np.concatenate(mul), np.concatenate(bias),
             np.concatenate(shift))
+
+
+def has_pairs(ir: IR, lanes=(8, 8)) -> bool:
+    """Whether the engine generated for this network has paired convs (unet_core's PAIRS): when a
+    layer of the network is one (pair_layer), so that an engine without any keeps its one
+    activation memory and no pair logic."""
+    conv_bn = regmap.OPCODES["conv_bn"]
+    return any(pair_layer({"op": conv_bn, "cin0": c["CIN0"], "cin1": c["CIN1"], "cout": c["COUT"]}, lanes)
+               for c in (dict(s.consts) for s in plan(ir) if s.kind == "conv_bn_relu"))
 
 
 def _ltab(rows) -> np.ndarray:
@@ -443,7 +492,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
     ctx = {**VERILOG_REGMAP,
         "banner": f"Generated by unetaccel from the IR '{ir.name}' ({ir_file}). Do not edit.",
         "pin": pin, "pout": pout, "pin_log2": pin.bit_length() - 1, "pout_log2": pout.bit_length() - 1,
-        "wbits": wbits, "dsp2": mult == "dsp2", "weight_parts": parts, "dp": dp, "part_bits": part_bits(parts), "max_shift": MAX_SHIFT,
+        "wbits": wbits, "dsp2": mult == "dsp2", "pairs": any(r["pair"] for r in rows), "weight_parts": parts, "dp": dp, "part_bits": part_bits(parts), "max_shift": MAX_SHIFT,
         "act_depth": depth, "w_depth": max(1, len(weights)), "p_depth": max(1, len(mul)),
         "wbank_words": W_BANK_WORDS, "wbanks": [{"words": n, "file": f} for n, f in
                                                 zip(weight_banks(len(weights)), weight_files(len(weights)))],
@@ -474,6 +523,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "layout.json": json.dumps({"ir": ir_file, "lanes": [pin, pout], "word_lanes": max(pin, pout),
                                    "weight_bits": wbits, "weight_parts": parts, "datapath": dp,
                                    "weight_words": len(weights), "weight_files": weight_files(len(weights)),
+                                   "pairs": any(r["pair"] for r in rows),
                                    "steps": [s.name for s in steps],
                                    "outputs": [s.output for s in steps],
                                    "act_depth_words": depth, "word_bases": base, "fields": list(FIELDS),

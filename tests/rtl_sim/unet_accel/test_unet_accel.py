@@ -136,6 +136,25 @@ def test_weights_reloaded_across_weight_banks(tmp_path):
     assert len(layout["weight_files"]) == 2 and res["loaded_words"] > layout["weight_words"]
 
 
+def test_paired_convs_at_an_odd_width(tmp_path):
+    """Paired convs (two output pixels a cycle, rtl_project.pair_layer) where the image is 10x14
+    and the bottleneck 5x7: the last pair of each odd row has no second pixel, the first and last
+    reads of a row half lie in the padding; a concat of two 3-channel parts pairs too. Whole
+    network (logits and class map) and every layer alone."""
+    seed = SEED + 57
+    print("seed", seed)
+    net = randnet.random_unet(widths=(3, 4), num_classes=3, size=(10, 14), seed=seed)
+    p = irmod.save(net, tmp_path / "run" / "model")
+    imgs = np.random.default_rng(seed).integers(0, 256, (2, 3, 10, 14), dtype=np.uint8)
+    _exact(simulate(p, imgs, tmp_path / "build", logits=True), 2)
+    _exact(simulate(p, imgs[:1], tmp_path / "build"), 1)
+    rows = json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())["layers"]
+    paired = [(r["w"], r["cin1"] > 0) for r in rows if r["pair"]]
+    assert (7, False) in paired and (14, True) in paired, paired
+    res = simulate(p, imgs[:1], tmp_path / "build", testcase="test_single_layer")
+    assert res["images"][0]["mismatches"] == 0, res
+
+
 @pytest.mark.parametrize("lanes", [(4, 4), (16, 16), (4, 16), (8, 2)])
 def test_other_lane_counts(tmp_path_factory, lanes):
     """The engine at other PIN x POUT lanes, square and not (a word of max(PIN, POUT) channels
@@ -231,3 +250,18 @@ def test_testbench_fails_on_its_own_on_a_wrong_output(small, monkeypatch):
     res = simulate(p, imgs[:1], build, testcase="test_single_layer")
     assert [x["mismatches"] > 0 for x in res["images"][0]["layers"]][:2] == [True, False]
     assert len(res["failures"]) == 1 and "image 0 layer 0 " in res["failures"][0], res["failures"]
+
+
+@pytest.mark.parametrize("lanes", [(8, 8), (16, 16)])
+def test_default_network_rtl_is_lint_clean(tmp_path, lanes):
+    """The default network's engine: eight weight banks, the last shorter, at 8x8 (no paired
+    conv: one activation memory); paired convs, two activation banks and two weight banks at
+    16x16. Verilator -Wall finds nothing (the small networks of the other lint tests have one
+    weight bank)."""
+    generate_rtl(randnet.random_unet(seed=SEED), tmp_path, lanes=lanes)
+    layout = json.loads((tmp_path / "layout.json").read_text())
+    assert len(layout["weight_files"]) == (8 if lanes == (8, 8) else 2) and layout["pairs"] == (lanes == (16, 16))
+    d = ensure_verilator_on_path()
+    r = subprocess.run([str(d / "verilator"), "--lint-only", "-Wall", *SOURCES, "--top-module", "tb_unet"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, r.stderr[-3000:]
