@@ -156,7 +156,7 @@ def test_weight_memory_is_banked_at_block_ram_depth(tmp_path):
     small = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
     generate_rtl(small, tmp_path, lanes=(2, 2))
     assert sorted(p.name for p in tmp_path.glob("weights*.mem")) == ["weights_0.mem"]
-    assert "wmem1" not in (tmp_path / "unet_core.sv").read_text()
+    assert re.findall(r"reg \[WW-1:0\] (wmem\d+) ", (tmp_path / "unet_core.sv").read_text()) == ["wmem0"]
 
 
 @pytest.mark.parametrize("lanes", [(4, 4), (8, 8), (4, 16), (16, 4), (2, 2)])
