@@ -102,20 +102,26 @@ def test_weights_reloaded_at_run_time(small, tmp_path):
         simulate(p, imgs[:1], build, reload_ir=wrong)
 
 
-def test_weights_reloaded_at_32x32_lanes_8bit(tmp_path):
-    """32x32 lanes of 8-bit weights: a weight word is 256 32-bit parts, a count the part
-    counter and WEIGHT_PARTS must hold (an 8-bit WEIGHT_PARTS read 0 and broke the load path).
-    Another network's parameters written through the load path run exact."""
-    seed = SEED + 32
+def _reloaded(tmp_path, seed, widths, lanes, wbits=5):
+    """Two random networks of the same shapes: the RTL generated for the first runs an image
+    exact after the second's parameters are written through the load path (their references
+    differ, so the reload is visible). Returns the run and layout.json."""
     print("seed", seed)
-    nets = [randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=seed + i, weight_bits=8)
+    nets = [randnet.random_unet(widths=widths, num_classes=3, size=(8, 8), seed=seed + i, weight_bits=wbits)
             for i in range(2)]
     p, q = (irmod.save(n, tmp_path / f"net{i}" / "model") for i, n in enumerate(nets))
     imgs = np.random.default_rng(seed).integers(0, 256, (1, 3, 8, 8), dtype=np.uint8)
     a, b = (irmod.reference.run(n, imgs, layout="nchw") for n in nets)
     assert (a.logits != b.logits).any()  # the reload is visible in the outputs
-    res = _exact(simulate(p, imgs, tmp_path / "build", lanes=(32, 32), reload_ir=q, logits=True), 1)
-    layout = json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())
+    res = _exact(simulate(p, imgs, tmp_path / "build", lanes=lanes, reload_ir=q, logits=True), 1)
+    return res, json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())
+
+
+def test_weights_reloaded_at_32x32_lanes_8bit(tmp_path):
+    """32x32 lanes of 8-bit weights: a weight word is 256 32-bit parts, a count the part
+    counter and WEIGHT_PARTS must hold (an 8-bit WEIGHT_PARTS read 0 and broke the load path).
+    Another network's parameters written through the load path run exact."""
+    res, layout = _reloaded(tmp_path, SEED + 32, (4, 8), (32, 32), wbits=8)
     assert layout["weight_parts"] == 256 and layout["weight_bits"] == 8
     assert res["loaded_words"] > 256
 
@@ -124,15 +130,7 @@ def test_weights_reloaded_across_weight_banks(tmp_path):
     """A weight memory of two banks (rtl_project.W_BANK_WORDS each, at 2x2 lanes): another
     network's weights written through the load path land in the bank their index names, and the
     image runs exact from both banks."""
-    seed = SEED + 22
-    print("seed", seed)
-    nets = [randnet.random_unet(widths=(4, 8, 16), num_classes=3, size=(8, 8), seed=seed + i) for i in range(2)]
-    p, q = (irmod.save(n, tmp_path / f"net{i}" / "model") for i, n in enumerate(nets))
-    imgs = np.random.default_rng(seed).integers(0, 256, (1, 3, 8, 8), dtype=np.uint8)
-    a, b = (irmod.reference.run(n, imgs, layout="nchw") for n in nets)
-    assert (a.logits != b.logits).any()  # the reload is visible in the outputs
-    res = _exact(simulate(p, imgs, tmp_path / "build", lanes=(2, 2), reload_ir=q, logits=True), 1)
-    layout = json.loads((tmp_path / "build" / "rtl" / "layout.json").read_text())
+    res, layout = _reloaded(tmp_path, SEED + 22, (4, 8, 16), (2, 2))
     assert len(layout["weight_files"]) == 2 and res["loaded_words"] > layout["weight_words"]
 
 
