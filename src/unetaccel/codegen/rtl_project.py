@@ -203,10 +203,11 @@ def tables(ir: IR, lanes=(8, 8)):
             bn = s.layers[1]
             row.update(cin0=c["CIN0"], cin1=c["CIN1"], cout=c["COUT"], h=c["H"], w=c["W"], k=c["K"], pad=c["PAD"],
                        lo=c["LO"], hi=c["HI"])
-            wq = _conv_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
+            row["pair"] = int(pairs and pair_layer(row, lanes))
+            words = pair_words if row["pair"] else _conv_words
+            wq = words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
             pm, pb, ps = (pack_channels(ir.param(bn, n), c["COUT"], pout) for n in ("mul", "bias", "shift"))
-            if pairs and pair_layer(row, lanes):  # the second pixel's lanes take the first's parameters
-                wq = pair_words(np.asarray(ir.param(lay, "weight")), c["CIN0"], c["CIN1"], pin, pout)
+            if row["pair"]:  # the second pixel's lanes take the first's parameters
                 for arr in (pm, pb, ps):
                     arr[:, pout // 2:] = arr[:, :pout // 2]
         elif s.kind == "conv1x1_bias":
@@ -243,8 +244,8 @@ def tables(ir: IR, lanes=(8, 8)):
         shift.append(ps)
         wbase += len(wq)
         pbase += len(pm)
+        row.setdefault("pair", 0)  # (layout.json; not a table field)
         row.update(derived(row, (pin, pout), pairs))
-        row["pair"] = int(pairs and pair_layer(row, lanes))  # (layout.json; not a table field)
         rows.append(row)
     return (steps, base, depth, rows, np.concatenate(weights), np.concatenate(mul), np.concatenate(bias),
             np.concatenate(shift))
