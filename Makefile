@@ -1,8 +1,9 @@
 # The README's two commands: `make demo` and `make test`.
 # Both create .venv when missing and install everything pinned; both are idempotent.
-# `make install` and `make test` also install Icarus Verilog (Debian's iverilog, the four-state RTL
-# runs) with apt-get when it is missing: that needs root (as CI runs); otherwise they stop and say
-# what to install.
+# `make install` and `make test` also install Icarus Verilog (Debian's iverilog: the four-state RTL
+# runs and the FSIC system) and the RISC-V cross compiler (gcc-riscv64-unknown-elf: the FSIC
+# firmware) with apt-get when they are missing: that needs root (as CI runs); otherwise they stop
+# and say what to install.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -18,6 +19,11 @@ tools:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; } || \
 	  { echo "error: Icarus Verilog (iverilog) is missing and could not be installed: run" \
 	    "'apt-get install -y iverilog' as root" >&2; exit 1; }
+	@command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || { echo "installing the RISC-V cross compiler" \
+	  "(apt-get install -y gcc-riscv64-unknown-elf)"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-riscv64-unknown-elf; } || \
+	  { echo "error: the RISC-V cross compiler (riscv64-unknown-elf-gcc, for the FSIC firmware) is missing and" \
+	    "could not be installed: run 'apt-get install -y gcc-riscv64-unknown-elf' as root" >&2; exit 1; }
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

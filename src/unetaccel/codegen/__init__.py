@@ -1,7 +1,7 @@
-"""IR -> files: the C/HLS project and the Verilog accelerator (the FSIC integration is to come).
+"""IR -> files: the C/HLS project, the Verilog accelerator and its FSIC integration.
 
 Emitters are pure functions from the IR to {relative path: text} (hls_project.emit_hls,
-rtl_project.emit_rtl), rendered from Jinja2 template files (templates/ beside this package);
+rtl_project.emit_rtl, fsic_project.emit_fsic), rendered from Jinja2 template files (templates/ beside this package);
 writer.write_files is the one writer (it rewrites only files whose text changed), and
 cache holds the build cache's digests and stamps. Nothing here imports torch.
 """
@@ -12,10 +12,12 @@ from pathlib import Path
 
 def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.json",
              mult="dsp") -> dict[str, list[Path]]:
-    """Write OUT/hls (the HLS project) and OUT/rtl (the Verilog accelerator) for the IR;
+    """Write OUT/hls (the HLS project), OUT/rtl (the Verilog accelerator) and OUT/fsic (the
+    accelerator as FSIC's user project 0, with its firmware) for the IR;
     returns the written files per target. Both take PIN x POUT lanes; the RTL engine's are powers
     of two from 2 to 32, checked before anything is written, as is `mult`, the RTL's multiplier
     style (rtl_project.MULTS)."""
+    from .fsic_project import generate_fsic
     from .hls_project import DEFAULT_PART, generate_hls
     from .layout import max_weight_bits
     from .rtl_project import check_lanes, check_mult, generate_rtl
@@ -25,4 +27,5 @@ def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.jso
     out = Path(out)
     return {"hls": generate_hls(ir, out / "hls", lanes=lanes, part=part or DEFAULT_PART, clock_ns=clock_ns,
                                 ir_file=ir_file),
-            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult)}
+            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult),
+            "fsic": generate_fsic(ir, out / "fsic", lanes=lanes, ir_file=ir_file)}

@@ -125,13 +125,13 @@ def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images,
         if images is not None:
             ref = irmod.reference.run(net, images, layout="nchw", trace=True)
             np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits,
-                     **_layer_outputs(ref, _layout(rtl_dir)))
+                     **layer_outputs(ref, _layout(rtl_dir)))
             env["UNETACCEL_TB_DATA"] = str(work / "data.npz")
         xml, _ = _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work)
         return _failures(xml)
 
 
-def _layer_outputs(ref, layout: dict) -> dict:
+def layer_outputs(ref, layout: dict) -> dict:
     """The reference output of every layer-table row, N x C x H x W (the class map gets C = 1)."""
     out = {}
     for i, t in enumerate(layout["outputs"]):
@@ -203,7 +203,7 @@ def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, test
             raise RtlSimError(f"{reload_ir}: {e}") from None
         extra = {f"wl_{k}": v for k, v in words.items()}
     ref = irmod.reference.run(judge, images, layout="nchw", trace=True)
-    extra.update(_layer_outputs(ref, layout))
+    extra.update(layer_outputs(ref, layout))
     # waves stay in BUILD/rtl (Verilator writes dump.vcd in its working folder; Icarus is told where)
     plusargs = [f"+dumpfile_path={rtl_dir / WAVES['icarus']}"] if waves and simulator == "icarus" else []
     with tempfile.TemporaryDirectory(prefix="unetaccel_rtlsim_") as tmp:

