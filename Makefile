@@ -41,7 +41,7 @@ demo: $(STAMP)
 test: $(STAMP) tools
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q -rs -n auto --dist loadfile
 
 clean:
 	rm -rf build runs .pytest_cache

@@ -322,6 +322,33 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 
 @app.command()
+def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
+            build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl and BUILD/fsic are generated if "
+                                                           "missing)"),
+            images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
+            level: str = typer.Option("subsystem", help="subsystem (FSIC's fsic.v, the SoC side as a Wishbone "
+                                                        "master) or chip (Caravel with our firmware on its "
+                                                        "management core)"),
+            logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
+            waves: bool = typer.Option(False, help="dump waveforms (BUILD/rtl/tb_subsys.vcd or tb_chip.vcd)"),
+            simulator: str = typer.Option("icarus", help="icarus (four-state) or, at the subsystem level, verilator "
+                                                         "(--timing: fast)"),
+            lanes: Optional[str] = typer.Option(None, help="PINxPOUT (default: the lanes BUILD/rtl was generated "
+                                                           "with, else 8x8)"),
+            wait_irq: bool = typer.Option(False, help="chip level: the firmware waits on the user interrupt "
+                                                      "instead of polling"),
+            random_images: bool = False, seed: int = 0):
+    """Run images through our USER_PRJ0 inside the real FSIC RTL (a checkout found through
+    FSIC_FPGA_ROOT), bit for bit against the reference."""
+    def body():
+        from .fsic import fsicsim as fs
+        code = fs.main(ir, build, images, level, logits, waves, simulator, parse_lanes(lanes) if lanes else None,
+                       random_images, seed, wait_irq, log=lambda *a: typer.echo(" ".join(map(str, a))))
+        raise typer.Exit(code)
+    _run(body)
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          epochs: int = typer.Option(10, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0,
          widths: str = typer.Option("8,16,32,64,128", help="encoder widths, the last is the bottleneck"),

@@ -64,7 +64,8 @@ def test_rtl_f_names_our_files(fsic_dir):
     assert "module USER_PRJ0" in (fsic_dir / names[0]).read_text()
 
 
-@pytest.mark.parametrize("opts", ["IMAGES=1 LOGITS=0 WAIT_IRQ=0", "IMAGES=3 LOGITS=1 WAIT_IRQ=1"])
+@pytest.mark.parametrize("opts", ["IMAGES=1 LOGITS=0 WAIT_IRQ=0", "IMAGES=3 LOGITS=1 WAIT_IRQ=1",
+                                  "IMAGES=2 LOGITS=0 WAIT_IRQ=2"])
 def test_firmware_builds_warning_free(fsic_root, fsic_dir, tmp_path, opts):
     """make in a copy of firmware/ (the build folder is shared): -Wall -Wextra -Werror, rv32i_zicsr,
     FSIC's crt0_vex.S, isr.c and sections.lds."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -26,10 +27,10 @@ from ..codegen.cache import generation_record, read_stamp, sim_build_dir, stale_
 from ..codegen.fsic_project import RTL_FILES, generate_fsic
 from ..errors import UnetaccelError
 from ..rtl_sim.runner import BUILT, ensure_rtl, layer_outputs
-from ..tools import cxx, ensure_verilator_on_path, iverilog
+from ..tools import ToolMissing, cxx, ensure_verilator_on_path, iverilog
 
 ENV = "FSIC_FPGA_ROOT"
-HOW_TO_GET = ("clone the public FSIC repository (git clone https://github.com/bol-edu/fsic_fpga) and set "
+HOW_TO_GET = ("clone the public FSIC repository (bol-edu/fsic_fpga on GitHub) and set "
               f"{ENV} to its folder")
 #: Files every use of the checkout needs (relative to its root).
 NEEDED = ("rtl/user/rtl/fsic.v", "rtl/user/testbench/fpga.v", "rtl/user/testbench/fsic_clock.v",
@@ -193,6 +194,7 @@ class Trace:
     out: list[int | None] = field(default_factory=list)  # None: a word with unknown (x/z) bits
     last: list[int] = field(default_factory=list)
     marks: list[int] = field(default_factory=list)  # len(out) at each expect() ("TB O")
+    mailbox: list[tuple[int, int]] = field(default_factory=list)  # (offset, value): the firmware's messages
     runs: list[int] = field(default_factory=list)  # the accelerator's own count of each run's cycles
     errors: list[str] = field(default_factory=list)
     ended: bool = False
@@ -271,6 +273,8 @@ def parse(text: str) -> Trace:
             tr.last.append(int(rest[1]))
         elif kind == "O":
             tr.marks.append(len(tr.out))
+        elif kind == "MB":
+            tr.mailbox.append((int(rest[0], 16), int(rest[1], 16)))
         elif kind == "RUN":
             tr.runs.append(int(rest[0]))
         elif kind in ("TIMEOUT", "ERROR"):
@@ -394,14 +398,162 @@ class Subsystem:
             f"({tr.seconds:.1f} s)")
         return res
 
-    def network(self, images: np.ndarray, logits: bool = False, log=print) -> list[dict]:
-        """Whole-network runs of `images` (N x C x H x W uint8), each compared with the reference."""
+    def network(self, images: np.ndarray, logits: bool = False, log=print, waves: bool = False) -> list[dict]:
+        """Whole-network runs of `images` (N x C x H x W uint8), each compared with the reference
+        (waves: tb_subsys.vcd in BUILD/rtl, of the last image)."""
         ref = irmod.reference.run(self.net, images, layout="nchw")
         out = []
         for i, img in enumerate(images):
             want = hwc(ref.logits[i]) if logits else ref.classes[i].astype(np.uint8).ravel().tobytes()
-            tr = self.run(network_script(img, len(want), logits))
+            tr = self.run(network_script(img, len(want), logits), waves=waves)
             out.append({"index": i, **result(tr, want)})
             log(f"image {i}: {out[-1]['mismatches']} mismatches, {out[-1]['cycles']} cycles "
                 f"({tr.seconds:.1f} s)")
         return out
+
+
+# ---- the chip: Caravel with the firmware on its management core
+
+#: The accelerator inside the chip-level testbench.
+CHIP_ACCEL_PATH = "tb_chip.uut.mprj.u_fsic.U_USER_SUBSYS0.U_USRPRJ0.accel"
+CHIP_LIST = "testbench/fsic/include.rtl.list.xsim"
+CHIP_DEFINES = ("-DFUNCTIONAL", "-DSIM", "-DUNIT_DELAY=#1", "-DUSE_POWER_PINS", "-DUSER_PROJECT_SIDEBAND_SUPPORT",
+                "-DUSE_skywater_LIB")
+#: main.c's mailbox offsets (its header comment is the documentation).
+MB = {"ready": 0x00, "status": 0x04, "error": 0x08, "cycles_lo": 0x0C, "cycles_hi": 0x10, "done": 0x14,
+      "fail": 0x18, "end": 0x1C}
+#: unet_driver.h's return codes.
+DRIVER_CODES = {0: "UNET_OK", -1: "UNET_EBUSY", -2: "UNET_EHW", -3: "UNET_ETIMEOUT", -4: "UNET_EID", -5: "UNET_EREFUSED"}
+
+
+def chip_sources(root: Path) -> list[Path]:
+    """FSIC's chip file list (its xsim list; the axilite_axis .sv files it names are not in the
+    repository: axil_axis.v replaces them, as ORIGIN.md says) without the example user project 0,
+    plus the FPGA-side model and its clock divider."""
+    base = (root / CHIP_LIST).parent
+    out = []
+    for line in (root / CHIP_LIST).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or SLOT0 in line or "axilite_axis/rtl/" in line:
+            continue
+        path = (base / line).resolve()
+        if not path.is_file():
+            raise FsicError(f"{root / CHIP_LIST} names {line}, which the checkout does not have: {HOW_TO_GET}")
+        out.append(path)
+    tb = root / "rtl/user/testbench"
+    return [*out, root / "rtl/user/axilite_axis/rtl/axil_axis.v", tb / "fsic_clock.v", tb / "fpga.v"]
+
+
+def build_firmware(fsic_dir: Path, root: Path, out_dir: Path, images: int = 1, logits: bool = False,
+                   wait_irq: int = 0) -> Path:
+    """firmware/main.c and the driver compiled as BUILD/fsic/firmware/Makefile does (the same
+    flags, FW_CFLAGS), into out_dir; returns the hex file the flash model reads."""
+    from ..codegen.fsic_project import FW_CFLAGS
+    gcc = shutil.which("riscv64-unknown-elf-gcc")
+    objcopy = shutil.which("riscv64-unknown-elf-objcopy")
+    if not gcc or not objcopy:
+        raise ToolMissing("the RISC-V cross compiler (riscv64-unknown-elf-gcc) is missing: install it with "
+                          "`apt-get install -y gcc-riscv64-unknown-elf` (as root; `make install` does that)")
+    fw, src = root / "firmware", fsic_dir / "firmware"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    elf, hexfile = out_dir / "firmware.elf", out_dir / "firmware.hex"
+    cmd = [gcc, *FW_CFLAGS, f"-I{fw}", f"-DUNET_MAIN_IMAGES={images}", f"-DUNET_MAIN_LOGITS={int(logits)}",
+           f"-DUNET_MAIN_WAIT_IRQ={int(wait_irq)}", f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
+           "-o", str(elf), str(fw / "crt0_vex.S"), str(fw / "isr.c"), str(src / "main.c"), str(src / "unet_driver.c")]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise FsicError(f"the firmware did not build:\n{r.stdout}{r.stderr}")
+    subprocess.run([objcopy, "-O", "verilog", str(elf), str(hexfile)], check=True)
+    hexfile.write_text(hexfile.read_text().replace("@10", "@00"))  # the flash model starts at 0 (FSIC's run_fw)
+    return hexfile
+
+
+class Chip:
+    """The chip-level testbench (BUILD/fsic/sim/tb_chip.v) built with Icarus for one firmware
+    configuration; run() sends images as the firmware asks for them."""
+
+    def __init__(self, ir_path, build_dir="build", lanes=(8, 8), images: int = 1, logits: bool = False,
+                 wait_irq: int = 0, log=print, root=None, mult="dsp"):
+        """wait_irq: how main.c waits for done: 0 polling, 1 the user interrupt, 2 both in turn
+        (polling for even images)."""
+        from ..codegen.fsic_project import CHIP_MAX_IMAGES
+        if not 1 <= images <= CHIP_MAX_IMAGES:
+            raise FsicError(f"{images} images: the chip-level testbench takes 1 to {CHIP_MAX_IMAGES} a run")
+        self.root = fsic_root(root)
+        self.images, self.logits = images, logits
+        self.net, self.rtl_dir, self.fsic_dir = ensure_fsic(ir_path, build_dir, lanes, log, mult)
+        sim = self.fsic_dir / "sim"
+        tag = f"i{images}_{'logits' if logits else 'classes'}_{('poll', 'irq', 'alt')[int(wait_irq)]}"
+        self.hex = build_firmware(self.fsic_dir, self.root, sim / f"fw_{tag}", images, logits, wait_irq)
+        self.vvp = sim / f"tb_chip_{tag}.vvp"
+        iverilog()
+        t0 = time.perf_counter()
+        srcs = [*chip_sources(self.root), *((self.fsic_dir / f).resolve() for f in RTL_FILES), sim / "tb_chip.v"]
+        cmd = ["iverilog", "-g2012", "-o", str(self.vvp), "-s", "tb_chip", *CHIP_DEFINES,
+               f'-DFW_HEX="{self.hex}"', f"-DUNET_ACCEL={CHIP_ACCEL_PATH}", f"-I{self.root / 'rtl/header'}",
+               f"-I{self.root / 'firmware'}", *map(str, srcs)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise FsicError(f"iverilog could not build the chip:\n{r.stdout}{r.stderr}")
+        log(f"built the chip with Icarus in {time.perf_counter() - t0:.1f} s (firmware {self.hex})")
+
+    def run(self, images: np.ndarray, max_cycles: int = DEFAULT_MAX_CYCLES, waves: bool = False) -> Trace:
+        if len(images) != self.images:
+            raise FsicError(f"this firmware runs {self.images} image(s), {len(images)} given")
+        data = b"".join(hwc(img) for img in images)
+        words = -(-len(hwc(images[0])) // 4)
+        with tempfile.TemporaryDirectory(prefix="unetaccel_chip_") as tmp:
+            f = Path(tmp) / "images.hex"
+            per = [hwc(img) + bytes(-len(hwc(img)) % 4) for img in images]
+            f.write_text("".join(f"{int(w):08x}\n" for p in per for w in np.frombuffer(p, "<u4")))
+            args = ["vvp", "-n", str(self.vvp), f"+images={f}", f"+words={words}", f"+count={len(images)}",
+                    f"+max_cycles={max_cycles}"] + (["+waves"] if waves else [])
+            t0 = time.perf_counter()
+            r = subprocess.run(args, cwd=self.rtl_dir, capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+        del data
+        tr = parse(r.stdout)
+        tr.seconds, tr.log = seconds, r.stdout + r.stderr
+        if r.returncode != 0 or not tr.ended:
+            raise FsicError(f"the chip testbench did not finish (exit {r.returncode}): "
+                            f"{'; '.join(tr.errors) or 'no TB END'}\n{tr.log[-3000:]}")
+        return tr
+
+    def network(self, images: np.ndarray, log=print, **kw) -> list[dict]:
+        """The firmware's inferences of `images`, each compared with the reference; the status,
+        error code and cycles are what the firmware read and reported through the mailbox."""
+        ref = irmod.reference.run(self.net, images, layout="nchw")
+        tr = self.run(images, **kw)
+        fails = [v for o, v in tr.mailbox if o == MB["fail"]]
+        if fails:
+            code = fails[0] - (1 << 32) if fails[0] >> 31 else fails[0]
+            raise FsicError(f"the firmware failed: {DRIVER_CODES.get(code, code)}")
+        reports = _reports(tr.mailbox)
+        out = []
+        for i, img in enumerate(images):
+            want = hwc(ref.logits[i]) if self.logits else ref.classes[i].astype(np.uint8).ravel().tobytes()
+            mism, first = compare(tr.out_bytes(i), want)
+            rep = reports[i] if i < len(reports) else {}
+            status = rep.get("status", 0xFFFFFFFF)
+            out.append({"index": i, "mismatches": mism + 4 * tr.unknown_words(i), "first": first, "bytes": len(want),
+                        "status": DRIVER_CODES.get(status - (1 << 32) if status >> 31 else status, status),
+                        "error": rep.get("error"), "cycles": rep.get("cycles"),
+                        "rtl_cycles": tr.runs[i] if i < len(tr.runs) else None, "seconds": tr.seconds / len(images)})
+            log(f"image {i}: {out[-1]['mismatches']} mismatches, firmware read {out[-1]['cycles']} cycles, "
+                f"status {out[-1]['status']}")
+        return out
+
+
+def _reports(mailbox: list[tuple[int, int]]) -> list[dict]:
+    """The firmware's per-image reports: the values of status .. cycles_hi before each DONE."""
+    reports, cur = [], {}
+    for off, v in mailbox:
+        if off == MB["done"]:
+            cur["cycles"] = cur.pop("cycles_lo", 0) | (cur.pop("cycles_hi", 0) << 32)
+            reports.append(cur)
+            cur = {}
+        else:
+            for k in ("status", "error", "cycles_lo", "cycles_hi"):
+                if off == MB[k]:
+                    cur[k] = v
+    return reports
