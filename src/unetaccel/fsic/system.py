@@ -500,7 +500,6 @@ class Chip:
     def run(self, images: np.ndarray, max_cycles: int = DEFAULT_MAX_CYCLES, waves: bool = False) -> Trace:
         if len(images) != self.images:
             raise FsicError(f"this firmware runs {self.images} image(s), {len(images)} given")
-        data = b"".join(hwc(img) for img in images)
         words = -(-len(hwc(images[0])) // 4)
         with tempfile.TemporaryDirectory(prefix="unetaccel_chip_") as tmp:
             f = Path(tmp) / "images.hex"
@@ -511,7 +510,6 @@ class Chip:
             t0 = time.perf_counter()
             r = subprocess.run(args, cwd=self.rtl_dir, capture_output=True, text=True)
             seconds = time.perf_counter() - t0
-        del data
         tr = parse(r.stdout)
         tr.seconds, tr.log = seconds, r.stdout + r.stderr
         if r.returncode != 0 or not tr.ended:
@@ -530,7 +528,7 @@ class Chip:
             raise FsicError(f"the firmware failed: {DRIVER_CODES.get(code, code)}")
         reports = _reports(tr.mailbox)
         out = []
-        for i, img in enumerate(images):
+        for i in range(len(images)):
             want = hwc(ref.logits[i]) if self.logits else ref.classes[i].astype(np.uint8).ravel().tobytes()
             mism, first = compare(tr.out_bytes(i), want)
             rep = reports[i] if i < len(reports) else {}
