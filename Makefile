@@ -33,6 +33,9 @@ $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# the FSIC checkout the demo's last rung runs in (FSIC_FPGA_ROOT; here, one laid beside the clone)
+export FSIC_FPGA_ROOT ?= $(wildcard $(CURDIR)/../shared/fsic_fpga)
+
 demo: $(STAMP)
 	$(VENV)/bin/unetaccel demo --out $(OUT)
 

@@ -52,6 +52,7 @@ def test_no_torch_brevitas_or_onnx_after_ir():
     # the walk really found the modules (a broken walk must not pass vacuously)
     for m in ("unetaccel.ir.reference", "unetaccel.ir.randnet", "unetaccel.codegen.rtl_project",
               "unetaccel.hls.csim", "unetaccel.rtl_sim.runner", "unetaccel.rtl_sim.tb_core", "unetaccel.fsic",
+              "unetaccel.fsic.system", "unetaccel.fsic.fsicsim", "unetaccel.codegen.fsic_project",
               "unetaccel.tools"):
         assert m in rep["modules"], f"{m} was not walked: {rep['modules']}"
     assert rep["loaded"] == [], f"imported {rep['loaded']}; first pulled in by {rep['culprits']}"

@@ -348,6 +348,26 @@ def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
     _run(body)
 
 
+def _demo_fsic(out: Path, imgs) -> dict | None:
+    """demo's last rung: the image through FSIC's subsystem (Verilator --timing: seconds; the chip
+    level under Icarus takes about half an hour at 64x64, see the README), when a FSIC checkout is
+    set; else it says how to get one."""
+    import os
+
+    from .fsic import system
+    if not os.environ.get(system.ENV):
+        typer.echo(f"[5/5] FSIC system: skipped, {system.ENV} is not set ({system.HOW_TO_GET})")
+        return None
+    typer.echo(f"[5/5] FSIC user project 0 in FSIC's subsystem ({os.environ[system.ENV]}), Verilator, vs "
+               "reference (1 image)")
+    sub = system.Subsystem(out / "model.json", out / "build", simulator="verilator", log=lambda *a: None)
+    (r,) = sub.network(imgs[:1], log=lambda *a: None)
+    bad = r["mismatches"] + (r["cycles"] != r["rtl_cycles"])
+    typer.echo(f"FSIC: {r['mismatches']} mismatching bytes, {r['cycles']:,} cycles (read over Wishbone; the "
+               f"accelerator counted {r['rtl_cycles']:,}), {r['seconds']:.1f} s")
+    return {"bytes": r["bytes"], "mismatches": bad}
+
+
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          epochs: int = typer.Option(10, min=1), qat_epochs: int = typer.Option(3, min=0), seed: int = 0,
@@ -364,18 +384,18 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         from .quant.job import quantize as do_quantize
         cfg = TrainConfig(epochs=epochs, seed=seed, widths=parse_widths(widths), size=parse_size(size),
                           train_length=train_length, val_length=val_length)
-        typer.echo(f"[1/4] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
+        typer.echo(f"[1/5] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
         m = do_train(cfg, out)
-        typer.echo(f"[2/4] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
+        typer.echo(f"[2/5] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
         q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed, train_length=train_length,
                         val_length=val_length)
-        typer.echo(f"[3/4] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
+        typer.echo(f"[3/5] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
         reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=lambda *a: None)
         csim_mism = cs.print_report(reports)
         from . import ir as irmod
         from .ir.data import load_val
         from .rtl_sim.runner import simulate
-        typer.echo(f"[4/4] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
+        typer.echo(f"[4/5] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
         net = irmod.load(out / "model.json")
         imgs, _ = load_val(out / "model.json", net, 1)
         rtl = simulate(out / "model.json", imgs, out / "build", log=lambda *a: None)
@@ -383,6 +403,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         rtl_cycles = rtl["images"][0]["cycles"]
         typer.echo(f"RTL: {rtl_mism} mismatching bytes, {rtl_cycles:,} cycles "
                    f"(ideal {sum(r['macs'] for r in irmod.summary(net)) / 64:,.0f} at 64 MACs a cycle), simulated in {rtl['seconds']:.1f} s")
+        fsic = _demo_fsic(out, imgs)
         print_metrics("float UNet, synthetic validation", m["val"])
         rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
                 ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]
@@ -393,10 +414,11 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                  ex["mismatches"]),
                 ("C simulation", "NumPy reference", sum(v[0] + v[1] for r in reports for v in r.tensors.values()),
                  csim_mism),
-                ("RTL (Verilator)", "NumPy reference", sum(r["expected_bytes"] for r in rtl["images"]), rtl_mism)])
+                ("RTL (Verilator)", "NumPy reference", sum(r["expected_bytes"] for r in rtl["images"]), rtl_mism),
+                *([("FSIC subsystem (Verilator)", "NumPy reference", fsic["bytes"], fsic["mismatches"])] if fsic else [])])
         typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls, "
-                   "build/rtl")
-        total = ex["mismatches"] + csim_mism + rtl_mism
+                   "build/rtl" + (", build/fsic" if fsic else ""))
+        total = ex["mismatches"] + csim_mism + rtl_mism + (fsic["mismatches"] if fsic else 0)
         typer.echo(f"mismatches: {total}")
         raise typer.Exit(1 if total else 0)
     _run(body)
