@@ -17,11 +17,11 @@ def cli(*args, cwd=None):
     return r.returncode, r.stdout, r.stderr
 
 
-COMMANDS = {"train", "quantize", "inspect", "generate", "csim", "rtlsim", "infer", "demo"}
+COMMANDS = {"train", "quantize", "inspect", "generate", "csim", "rtlsim", "fsicsim", "infer", "demo"}
 
 
 def test_help_lists_the_commands():
-    """Exactly the eight commands: none missing, none extra, each listed by --help."""
+    """Exactly the nine commands: none missing, none extra, each listed by --help."""
     import typer.main
     from unetaccel.cli import app
     assert set(typer.main.get_command(app).commands) == COMMANDS
@@ -432,3 +432,23 @@ def test_demo_end_to_end_on_a_tiny_network(tmp_path):
     for f in ("float.pt", "model.json", "model.npz", "model.onnx", "val.npz"):
         assert (tmp_path / "demo" / f).is_file(), f
     assert (tmp_path / "demo" / "build" / "hls").is_dir() and (tmp_path / "demo" / "build" / "rtl").is_dir()
+
+
+def test_fsicsim_without_a_fsic_checkout_says_how_to_get_one(tmp_path, monkeypatch):
+    """No FSIC_FPGA_ROOT, or one that is not a FSIC checkout: exit 2, naming the variable and how to
+    get a checkout; nothing is generated."""
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "run" / "model")
+    monkeypatch.delenv("FSIC_FPGA_ROOT", raising=False)
+    code, out, err = cli("fsicsim", "--ir", p, "--build", tmp_path / "build", "--random-images")
+    assert code == 2, out + err
+    assert "FSIC_FPGA_ROOT is not set" in err and "bol-edu/fsic_fpga" in err
+    monkeypatch.setenv("FSIC_FPGA_ROOT", str(tmp_path))
+    code, out, err = cli("fsicsim", "--ir", p, "--build", tmp_path / "build", "--random-images")
+    assert code == 2 and "is not a FSIC checkout" in err and "rtl/user/rtl/fsic.v" in err, out + err
+    assert not (tmp_path / "build").exists()
+
+
+def test_fsicsim_bad_level(tmp_path):
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "run" / "model")
+    code, out, err = cli("fsicsim", "--ir", p, "--level", "board", "--build", tmp_path / "build")
+    assert code == 2 and "--level 'board'" in err, out + err
