@@ -350,7 +350,7 @@ def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 def _demo_fsic(out: Path, imgs) -> dict | None:
     """demo's last rung: the image through FSIC's subsystem (Verilator --timing: seconds; the chip
-    level under Icarus takes about half an hour at 64x64, see the README), when a FSIC checkout is
+    level under Icarus takes close to an hour at 64x64, see the README), when a FSIC checkout is
     set; else it says how to get one."""
     import os
 
