@@ -26,6 +26,7 @@ from ..codegen import regmap
 from ..codegen.cache import generation_record, read_stamp, sim_build_dir, stale_reason, tool_version
 from ..codegen.fsic_project import RTL_FILES, generate_fsic
 from ..errors import UnetaccelError
+from ..rtl_sim.protocol import hwc, layer_registers
 from ..rtl_sim.runner import BUILT, ensure_rtl, layer_outputs
 from ..tools import ToolMissing, cxx, ensure_verilator_on_path, iverilog
 
@@ -290,11 +291,6 @@ CTRL_END = regmap.pack("CTRL", ap_done=1, ap_idle=1)
 CTRL_ALL = regmap.pack("CTRL", ap_done=1, ap_idle=1, ap_error=1)
 
 
-def hwc(a: np.ndarray) -> bytes:
-    """C x H x W codes -> the streams' HWC bytes (int8 as two's complement)."""
-    return (np.ascontiguousarray(np.asarray(a).transpose(1, 2, 0)).ravel() & 0xFF).astype(np.uint8).tobytes()
-
-
 def finish(s: Script, nbytes: int) -> Script:
     """Receive nbytes of output, wait for done, read the status, error code and cycles."""
     s.expect(nbytes).wait_output().poll("CTRL", CTRL_END, CTRL_END)
@@ -315,15 +311,8 @@ def layer_script(row: dict, source: np.ndarray | None, out_bytes: int) -> Script
     """One layer-table row in single-layer mode (taking the source tensor from the stream when
     given, sending the output tensor)."""
     s = Script()
-    cin = row["cin0"] + row["cin1"]
-    s.write("OPCODE", regmap.pack("OPCODE", op=row["op"]))
-    s.write("DIM", regmap.pack("DIM", height=row["h"], width=row["w"]))
-    s.write("KERNEL", regmap.pack("KERNEL", kernel_size=row["k"], padding=row["pad"]))
-    s.write("CHANNELS", regmap.pack("CHANNELS", in_channels=cin, out_channels=row["cout"]))
-    for reg, key in (("SRC_BASE", "src0"), ("SKIP_BASE", "src1"), ("DST_BASE", "dst"), ("WGT_BASE", "wbase"),
-                     ("BN_BASE", "pbase")):
-        s.write(reg, regmap.pack(reg, addr=row[key]))
-    s.write("QUANT", regmap.pack("QUANT", split=row["cin0"] if row["cin1"] else 0, signed=int(row["lo"] < 0)))
+    for reg, value in layer_registers(row):
+        s.write(reg, value)
     s.write("MODE", regmap.pack("MODE", single_layer=1, load=int(source is not None), store=1))
     s.write("ISR", regmap.pack("ISR", done=1)).write("CTRL", regmap.pack("CTRL", ap_start=1))
     if source is not None:

@@ -28,6 +28,7 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, Axi
                            AxiStreamSource)
 
 from unetaccel.codegen import regmap
+from unetaccel.rtl_sim.protocol import hwc, layer_registers
 from unetaccel.ir.ops import MAX_SHIFT
 
 R = {r.name: r.offset for r in regmap.REGISTERS}
@@ -84,7 +85,7 @@ async def run_image(tb: TB, img: np.ndarray, logits: bool):
     await tb.write("MODE", regmap.pack("MODE", logits=int(logits)))
     await enable_interrupt(tb)
     await tb.write("CTRL", START)
-    frame = AxiStreamFrame(_hwc(img))
+    frame = AxiStreamFrame(hwc(img))
     await tb.source.send(frame)
     out = await tb.sink.recv()
     if not tb.dut.irq.value:
@@ -233,11 +234,6 @@ async def _wait_done(tb: TB, limit_cycles: int = 200_000_000):
         await with_timeout(RisingEdge(tb.dut.irq), limit_cycles * 10, "ns")
 
 
-def _hwc(a: np.ndarray) -> bytes:
-    """C x H x W codes -> the HWC bytes of the streams (int8 as two's complement)."""
-    return (np.ascontiguousarray(np.asarray(a).transpose(1, 2, 0)).ravel() & 0xFF).astype(np.uint8).tobytes()
-
-
 def _write_result(results: dict) -> None:
     """result.json for the caller (rtlsim prints from it), when one is asked for."""
     path = os.environ.get("UNETACCEL_TB_RESULT")
@@ -254,17 +250,8 @@ def single_mode(load: bool = False, store: bool = False) -> int:
 
 async def program_layer(tb: TB, row: dict, mode: int):
     """The single-layer registers from one layer-table row (DESIGN.md section 5)."""
-    cin = row["cin0"] + row["cin1"]
-    await tb.write("OPCODE", regmap.pack("OPCODE", op=row["op"]))
-    await tb.write("DIM", regmap.pack("DIM", height=row["h"], width=row["w"]))
-    await tb.write("KERNEL", regmap.pack("KERNEL", kernel_size=row["k"], padding=row["pad"]))
-    await tb.write("CHANNELS", regmap.pack("CHANNELS", in_channels=cin, out_channels=row["cout"]))
-    await tb.write("SRC_BASE", regmap.pack("SRC_BASE", addr=row["src0"]))
-    await tb.write("SKIP_BASE", regmap.pack("SKIP_BASE", addr=row["src1"]))
-    await tb.write("DST_BASE", regmap.pack("DST_BASE", addr=row["dst"]))
-    await tb.write("WGT_BASE", regmap.pack("WGT_BASE", addr=row["wbase"]))
-    await tb.write("BN_BASE", regmap.pack("BN_BASE", addr=row["pbase"]))
-    await tb.write("QUANT", regmap.pack("QUANT", split=row["cin0"] if row["cin1"] else 0, signed=int(row["lo"] < 0)))
+    for reg, value in layer_registers(row):
+        await tb.write(reg, value)
     await tb.write("MODE", mode)
 
 
@@ -288,14 +275,14 @@ async def test_single_layer(dut):
             assert dim == {"height": row["h"], "width": row["w"]}, f"layer {i}: DIM reads {dim}"
             await tb.write("CTRL", START)
             if load:
-                await tb.source.send(AxiStreamFrame(_hwc(img)))
+                await tb.source.send(AxiStreamFrame(hwc(img)))
             out = await tb.sink.recv()
             await _wait_done(tb)
             err = await tb.read("ERROR")
             ctrl = await tb.read("CTRL")
             cycles = await tb.read("CYCLES_LO")
             await tb.write("ISR", CLEAR_DONE)
-            mism, first = compare_stream(bytes(out.tdata), _hwc(data[f"layer_{i}"][n]))
+            mism, first = compare_stream(bytes(out.tdata), hwc(data[f"layer_{i}"][n]))
             if mism:
                 dut._log.error("image %d layer %d (%s): %d mismatches, first %s", n, i, _layout()["steps"][i],
                                mism, first)
@@ -407,7 +394,7 @@ async def test_start_while_busy_and_early_tlast(dut):
     assert (await tb.axil.read(R["ID"], 4)).resp == AxiResp.OKAY
     free = next(a for a in range(0, 1 << regmap.ADDR_BITS, 4) if a not in R.values())
     assert (await tb.axil.read(free, 4)).resp == AxiResp.SLVERR, f"a read of the free offset {free:#x} answered OKAY"
-    frame = AxiStreamFrame(_hwc(img))
+    frame = AxiStreamFrame(hwc(img))
     await tb.source.send(frame)
     await tb.write("CTRL", START)  # still busy
     out = await tb.sink.recv()
@@ -446,7 +433,7 @@ async def test_reset_mid_run(dut):
     await tb.reset()
     await tb.write("MODE", 0)
     await tb.write("CTRL", START)
-    frame = AxiStreamFrame(_hwc(img))
+    frame = AxiStreamFrame(hwc(img))
     await tb.source.send(frame)
     await tb.source.wait()
     await ClockCycles(dut.clk, 200)
@@ -583,8 +570,8 @@ async def test_slow_input_stream(dut):
     dut._log.info("slow stream: layer 0 waited for its rows %d times", seen["waits"])
     npix = img.shape[1] * img.shape[2]
     await tb.write("MODE", 0)  # the class map: the zero frame is npix bytes
-    cut = len(_hwc(img)) * 3 // 4 // 4 * 4  # whole beats: rows 0-5 of 8
-    for what, frame in (("early TLAST", _hwc(img)[:cut]), ("missing TLAST", bytes(img.size + (-img.size % 4) + 12))):
+    cut = len(hwc(img)) * 3 // 4 // 4 * 4  # whole beats: rows 0-5 of 8
+    for what, frame in (("early TLAST", hwc(img)[:cut]), ("missing TLAST", bytes(img.size + (-img.size % 4) + 12))):
         seen.update(issued=0, beats=[])
         await tb.write("CTRL", START)
         await tb.source.send(AxiStreamFrame(frame))

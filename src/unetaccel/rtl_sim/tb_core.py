@@ -18,7 +18,8 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 
 from unetaccel.codegen import regmap
 
-from .tb_accel import _hwc, compare_stream
+from .protocol import hwc
+from .tb_accel import compare_stream
 
 
 class Core:
@@ -86,7 +87,7 @@ async def test_core_whole_network(dut):
     await c.reset()
     for i, img in enumerate(data["images"]):
         await c.start(False)
-        await c.source.send(AxiStreamFrame(_hwc(img)))
+        await c.source.send(AxiStreamFrame(hwc(img)))
         out = await c.sink.recv()
         assert await c.wait_done() == regmap.ERRORS["none"], f"image {i}: error {c.err}"
         mism, first = compare_stream(bytes(out.tdata), data["classes"][i].astype(np.uint8).tobytes())
@@ -107,12 +108,12 @@ async def test_core_each_layer(dut):
     for i, row in enumerate(rows):
         await c.start(True, row, load=(i == 0), store=True)
         if i == 0:
-            await c.source.send(AxiStreamFrame(_hwc(img)))
+            await c.source.send(AxiStreamFrame(hwc(img)))
         out = await c.sink.recv()
         assert await c.wait_done() == regmap.ERRORS["none"], f"layer {i}: error {c.err}"
         for f in ("hw_in", "hw_out", "taps", "wcount", "words0", "words1", "words_out"):
             assert int(getattr(dut, f).value) == row[f], f"layer {i}: derived {f} {int(getattr(dut, f).value)}, table {row[f]}"
-        mism, first = compare_stream(bytes(out.tdata), _hwc(data[f"layer_{i}"][0]))
+        mism, first = compare_stream(bytes(out.tdata), hwc(data[f"layer_{i}"][0]))
         assert mism == 0, f"layer {i}: {mism} mismatching bytes, first {first}"
 
 
@@ -131,7 +132,7 @@ async def test_core_rejects_and_recovers(dut):
         assert await c.wait_done(limit=100) == regmap.ERRORS[code], f"{change}: error {c.err}, expected {code}"
         assert dut.s_axis_tready.value == 0 and dut.m_axis_tvalid.value == 0
     await c.start(False)
-    await c.source.send(AxiStreamFrame(_hwc(data["images"][0])))
+    await c.source.send(AxiStreamFrame(hwc(data["images"][0])))
     out = await c.sink.recv()
     assert await c.wait_done() == regmap.ERRORS["none"]
     assert compare_stream(bytes(out.tdata), data["classes"][0].astype(np.uint8).tobytes())[0] == 0
