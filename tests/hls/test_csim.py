@@ -24,8 +24,8 @@ def _check(reports, net, n_images):
         want = {net.input} | {lay.output for lay in net.layers if lay.op != "concat"}
         assert want <= set(rep.tensors), want - set(rep.tensors)
         assert rep.tensors["<output stream>"][0] > 0
-        # the registers after every run (ERROR 0, LAYER, NUM_LAYERS, CYCLES, ID/VERSION/CONFIG, geometry)
-        assert rep.tensors["<registers>"][0] == 11 * n_images
+        # the registers after every run (ERROR 0, LAYER, NUM_LAYERS, ID/VERSION/CONFIG, geometry)
+        assert rep.tensors["<registers>"][0] == 9 * n_images
         # a single-layer start rejected without stream traffic; early and late TLAST: bad_size, the
         # frame read up to its TLAST, an all-zero result frame; then the images above, exact
         protocol = [ln.split()[1] for ln in rep.lines if ln.startswith("PROTOCOL")]
@@ -111,9 +111,11 @@ def test_cli_csim_prints_mismatches_and_exit_codes(tmp_path):
 
 
 def test_lanes_change_the_layout_and_stay_exact(tmp_path):
-    """--lanes PINxPOUT sets the lane count of every unrolled loop and the storage that feeds it:
-    activation words of PIN channels (partitioned on the lane dimension), weight ROM rows of
-    PIN x POUT weights (reshaped), per-channel ROM rows of POUT; results stay exact."""
+    """--lanes PINxPOUT sets the engine's lanes and the storage that feeds them: the activation
+    memory in words of A = max(PIN, POUT) channels (two banks, partitioned on the lanes) at the
+    RTL's depth, weight ROM rows of PIN x POUT packed weights (reshaped), per-channel ROM rows of
+    POUT; results stay exact."""
+    from unetaccel.codegen import hls_project, rtl_project
     net = randnet.random_unet(widths=(6, 12), num_classes=5, size=(8, 16), seed=77)
     p = irmod.save(net, tmp_path / "run" / "model")
     texts = {}
@@ -122,25 +124,23 @@ def test_lanes_change_the_layout_and_stay_exact(tmp_path):
                            seed=77)
         _check(reports, net, 2)
         hls = tmp_path / "b" / "hls"
-        texts[lanes] = {f: (hls / f).read_text() for f in ("unet_kernels.h", "unet_config.h", "unet_weights.h",
+        texts[lanes] = {f: (hls / f).read_text() for f in ("unet_engine.h", "unet_config.h", "unet_weights.cpp",
                                                             "unet_top.cpp", "README.md")}
     for (pin, pout), t in texts.items():
-        assert f"static const int PIN = {pin}, POUT = {pout};" in t["unet_kernels.h"]
-        assert "HLS ARRAY_RESHAPE variable=w complete dim=2" in t["unet_kernels.h"]
-        assert "HLS ARRAY_PARTITION variable=x0 complete dim=2" in t["unet_kernels.h"]
-        assert "HLS PIPELINE II=1" in t["unet_kernels.h"] and "pipeline_ii" not in t["unet_kernels.h"]
-        # the first conv: 3 input channels -> one group of PIN; 6 outputs -> ceil(6/POUT) groups
-        assert f"w0[{-(-6 // pout) * 9}][{pin * pout}]" in t["unet_weights.h"]
-        assert f"m0[{-(-6 // pout)}][{pout}]" in t["unet_weights.h"]
-        # activation buffers in words of PIN channels, each sized to its own largest tensor
-        slots = [ln for ln in t["unet_config.h"].splitlines() if "_WORDS =" in ln]
-        assert len(slots) >= 3
-        for ln in slots:  # "static const int SLOT0_WORDS = 128;  // input, enc0.1.bn, ..."
-            words = int(ln.split("=")[1].split(";")[0])
-            shapes = [net.tensors[n.strip()].shape for n in ln.split("//")[1].split(",")]
-            assert words == max(-(-c // pin) * h * w for c, h, w in shapes), ln
-        assert f"lanes {pin}x{pout}" in t["README.md"] and "ARRAY_RESHAPE complete dim=2" in t["README.md"]
-    assert texts[(4, 16)]["unet_weights.h"] != texts[(16, 4)]["unet_weights.h"]
+        a = max(pin, pout)
+        _, _, depth, rows, weights, mul, _, _ = rtl_project.tables(net, (pin, pout))
+        assert f"static const int PIN = {pin}, POUT = {pout}, A = {a}," in t["unet_config.h"]
+        assert f"static const int ACT_WORDS = {depth};" in t["unet_config.h"]  # the RTL's activation memory
+        wb = 32 if pin * pout * 5 % 32 == 0 else 16
+        assert hls_project.weight_word_bits(pin * pout * 5) == wb
+        assert f"WWORD_BITS = {wb}, WW = {pin * pout * 5 // wb};" in t["unet_config.h"]
+        assert f"W_WORDS = {len(weights)}, P_WORDS = {len(mul)};" in t["unet_config.h"]
+        assert t["unet_weights.cpp"].count("\n    {0x") == len(weights)
+        assert "HLS ARRAY_RESHAPE variable=WROM complete dim=2" in t["unet_top.cpp"]
+        assert "HLS ARRAY_PARTITION variable=amem0 complete dim=2" in t["unet_top.cpp"]
+        assert t["unet_engine.h"].count("HLS PIPELINE II=1") == 3 and "pipeline_ii" not in t["unet_engine.h"]
+        assert f"lanes {pin}x{pout}" in t["README.md"]
+    assert texts[(4, 16)]["unet_weights.cpp"] != texts[(16, 4)]["unet_weights.cpp"]
 
 
 def _cli(*args):
@@ -164,15 +164,14 @@ def test_csim_keeps_what_generate_made(tmp_path):
     r = _cli(*args)
     assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "mismatches: 0", r.stdout + r.stderr
     assert "generating" not in r.stdout
-    assert "static const int PIN = 4, POUT = 4;" in (hls / "unet_kernels.h").read_text()
+    assert "static const int PIN = 4, POUT = 4," in (hls / "unet_config.h").read_text()
     assert "set_part {xcku5p-ffvb676-2-e}" in (hls / "run_hls.tcl").read_text()
     # a corrupted weight in the generated ROM: csim keeps the edit, reports it and exits 1
     src = (hls / "unet_weights.cpp").read_text()
-    head, rest = src.split("w0[", 1)
-    decl, body = rest.split("{\n    {", 1)
-    first, tail = body.split(",", 1)
-    bad = int(first) + 1 if int(first) < 15 else int(first) - 1
-    (hls / "unet_weights.cpp").write_text(f"{head}w0[{decl}{{\n    {{{bad},{tail}")
+    head, rest = src.split("WROM[W_WORDS][WW] = {\n    {", 1)
+    first, tail = rest.split(",", 1)  # "0x....u": the first conv's first word; bit 0 = weight (0, 0)
+    bad = f"0x{int(first.rstrip('u'), 16) ^ 1:0{len(first) - 3}X}u"
+    (hls / "unet_weights.cpp").write_text(f"{head}WROM[W_WORDS][WW] = {{\n    {{{bad},{tail}")
     r = _cli(*args)
     assert r.returncode == 1, r.stdout + r.stderr
     last = r.stdout.strip().splitlines()[-1]
@@ -181,7 +180,7 @@ def test_csim_keeps_what_generate_made(tmp_path):
     # other lanes: regenerated (the corruption is gone), part and clock kept
     r = _cli(*args, "--lanes", "8x8")
     assert r.returncode == 0 and "generating" in r.stdout, r.stdout + r.stderr
-    assert "static const int PIN = 8, POUT = 8;" in (hls / "unet_kernels.h").read_text()
+    assert "static const int PIN = 8, POUT = 8," in (hls / "unet_config.h").read_text()
     tcl = (hls / "run_hls.tcl").read_text()
     assert "set_part {xcku5p-ffvb676-2-e}" in tcl and "create_clock -period 4.0" in tcl
     # another IR at the same path: regenerated with the lanes, part and clock it had

@@ -1,13 +1,17 @@
-"""Each HLS kernel on its own against exact integer arithmetic: random shapes (odd sizes), random
-values, the accumulator and product widths the IR would record (tight, not a roomy 32/48 bits),
-shifts over the IR's whole range (-40..40) and saturation, in both type modes and in the
-generator's own lane layout (non-square lanes, 4 x 3). Plus the requantization function alone,
-on every width and shift."""
+"""Each loop of the HLS engine (unet_engine.h) on one layer against exact integer arithmetic: conv +
+BatchNorm (paired and not, with a concat), the logits conv (and its fused argmax, with ties),
+the transposed conv, pooling and the residual add; random shapes (odd sizes), random values, the
+accumulator and product widths the IR would record (tight: each extreme case is built with its
+own exact widths), shifts over the IR's whole range (-40..40) and saturation, in both type modes,
+at non-square lanes (4x8: input groups inside a word; 8x2: output groups inside a word). The
+layer-table row comes from the generator (hls_project.engine_row), the weights from its packers.
+Plus the requantization function alone, on every width and shift."""
 import subprocess
 
 import numpy as np
 import pytest
 
+from unetaccel.codegen import hls_project, regmap, rtl_project
 from unetaccel.codegen import layout as L
 from unetaccel.codegen.render import render
 from unetaccel.codegen.writer import write_files
@@ -17,7 +21,6 @@ from unetaccel.ir.arith import signed_bits
 from unetaccel.tools import ap_types_include, cxx
 
 SEED = 2024
-PIN, POUT = 4, 3
 MUL_BITS, BIAS_BITS = 8, 21
 
 
@@ -74,7 +77,9 @@ def _cases():
     for _ in range(2):
         cases.append(dict(kind="pool", c=int(r.integers(1, 10)), h=2 * int(r.integers(1, 4)),
                           w=2 * int(r.integers(1, 5))))
-    cases.append(dict(kind="argmax", k=5, h=3, w=7))
+    cases.append(dict(kind="head", cin=5, cout=6, h=3, w=7, mode="ties"))  # the fused argmax's ties
+    for _ in range(2):
+        cases.append(dict(kind="add", c=int(r.integers(1, 12)), h=int(r.integers(1, 4)), w=int(r.integers(1, 6))))
     return cases
 
 
@@ -90,11 +95,11 @@ def _weights(r, shape, mode):
 
 
 def _data(c, i):
-    """Case i's inputs (int64 arrays in the kernels' layouts), its config step and the expected
-    outputs (in the kernels' layouts); records widths, shifts and values in the case."""
+    """Case i's tensors and expected outputs, in C x H x W: {x0, x1, w, m, b, s, y, acc, classes};
+    records widths, shifts and values in the case."""
     r = np.random.default_rng(SEED + i)
     mode = c.get("mode")
-    files, want, step = {}, {}, None
+    d = {}
     if c["kind"] == "conv_bn":
         cin, cout, h, w, k = c["c0"] + c["c1"], c["cout"], c["h"], c["w"], c["k"]
         x = np.full((cin, h, w), 255) if mode == "extreme" else r.integers(0, 4 if mode == "small" else 256, (cin, h, w))
@@ -115,39 +120,27 @@ def _data(c, i):
         s = np.array([-1, -2, -3, 0, -5])[:cout] if mode == "small" else _shifts(r, prod)
         if mode == "extreme":
             s[:] = [-2, -40, 1, 40][:cout]
-        files = {"x0": L.pack_act(x[:c["c0"]], PIN),
-                 "x1": L.pack_act(x[c["c0"]:], PIN) if c["c1"] else np.zeros((1, PIN), np.int64),
-                 "w": L.pack_conv(wt, c["c0"], PIN, POUT), "m": L.pack_channels(m, cout, POUT),
-                 "b": L.pack_channels(b, cout, POUT), "s": L.pack_channels(s, cout, POUT)}
-        y = requant_array(prod, s, 0, 255)
-        want = {"y": L.pack_act(y, PIN), "acc": acc}
-        step = L.Step("conv_bn_relu", f"case{i}", "", f"cfg{i}",
-                      [("CIN0", c["c0"]), ("CIN1", c["c1"]), ("COUT", cout), ("H", h), ("W", w), ("K", k),
-                       ("PAD", (k - 1) // 2), ("LO", 0), ("HI", 255)], acc_bits=acc_bits, prod_bits=prod_bits)
-        step.types = [("w", 5, ""), ("mul", MUL_BITS, ""), ("bias", BIAS_BITS, ""), ("acc", acc_bits, ""),
-                      ("prod", prod_bits, "")]
-        c.update(acc_bits=acc_bits, prod_bits=prod_bits, shifts=s, out=y, prod=prod)
+        d = dict(x0=x[:c["c0"]], x1=x[c["c0"]:], w=wt, m=m, b=b, s=s, y=requant_array(prod, s, 0, 255), acc=acc)
+        c.update(acc_bits=acc_bits, prod_bits=prod_bits, mul_bits=MUL_BITS, bias_bits=BIAS_BITS, shifts=s,
+                 out=d["y"], prod=prod)
     elif c["kind"] == "head":
         cin, cout, h, w = c["cin"], c["cout"], c["h"], c["w"]
         x = np.full((cin, h, w), 255) if mode == "extreme" else r.integers(0, 256, (cin, h, w))
         wt = _weights(r, (cout, cin, 1, 1), mode)
         b = r.integers(-20000, 20000, cout)
+        if mode == "ties":
+            wt, b = r.integers(-1, 2, (cout, cin, 1, 1)), np.zeros(cout, np.int64)
         if mode == "extreme":
             wt[::2] *= -1
             b[:] = np.where(np.arange(cout) % 2, 20000, -20000)
         acc_bits = signed_bits(cin * 15 * 255 + int(np.abs(b).max()))
         acc = R.conv2d(x[None], wt, 0, b)[0]
-        s = _shifts(r, acc)
+        s = np.full(cout, 9) if mode == "ties" else _shifts(r, acc)
         if mode == "extreme":
             s[:] = [-1, -40, 0, 2, 40][:cout]
-        files = {"x0": L.pack_act(x, PIN), "w": L.pack_conv(wt, cin, PIN, POUT), "b": L.pack_channels(b, cout, POUT),
-                 "s": L.pack_channels(s, cout, POUT)}
         y = requant_array(acc, s, -128, 127)
-        want = {"y": y.reshape(cout, h * w).T}  # logits [H * W][K]
-        step = L.Step("conv1x1_bias", f"case{i}", "", f"cfg{i}",
-                      [("CIN", cin), ("COUT", cout), ("H", h), ("W", w), ("LO", -128), ("HI", 127)], acc_bits=acc_bits)
-        step.types = [("w", 5, ""), ("bias", acc_bits, ""), ("acc", acc_bits, "")]
-        c.update(acc_bits=acc_bits, shifts=s, out=y, prod=acc)
+        d = dict(x0=x, w=wt, m=np.ones(cout, np.int64), b=b, s=s, y=y, classes=np.argmax(y, axis=0))
+        c.update(acc_bits=acc_bits, prod_bits=acc_bits, mul_bits=2, bias_bits=acc_bits, shifts=s, out=y, prod=acc)
     elif c["kind"] == "convt":
         cin, cout, h, w = c["cin"], c["cout"], c["h"], c["w"]
         x = np.full((cin, h, w), 255) if mode == "extreme" else r.integers(0, 256, (cin, h, w))
@@ -159,135 +152,219 @@ def _data(c, i):
         s = _shifts(r, acc)
         if mode == "extreme":
             s[:] = [-3, -3, -40, 40][:cout]
-        files = {"x0": L.pack_act(x, PIN), "w": L.pack_convt(wt, PIN, POUT), "s": L.pack_channels(s, cout, POUT)}
-        y = requant_array(acc, s, 0, 255)
-        want = {"y": L.pack_act(y, PIN)}
-        step = L.Step("conv_transpose2x2", f"case{i}", "", f"cfg{i}",
-                      [("CIN", cin), ("COUT", cout), ("H", h), ("W", w), ("LO", 0), ("HI", 255)], acc_bits=acc_bits)
-        step.types = [("w", 5, ""), ("acc", acc_bits, "")]
-        c.update(acc_bits=acc_bits, shifts=s, out=y, prod=acc)
-    elif c["kind"] == "pool":
+        d = dict(x0=x, w=wt, m=np.ones(cout, np.int64), b=np.zeros(cout, np.int64), s=s,
+                 y=requant_array(acc, s, 0, 255))
+        c.update(acc_bits=acc_bits, prod_bits=acc_bits, mul_bits=2, bias_bits=2, shifts=s, out=d["y"], prod=acc)
+    elif c["kind"] == "add":
+        x = r.integers(0, 256, (2, c["c"], c["h"], c["w"]))
+        s = np.array([int(r.choice([-40, -1, 0, 1, 2, 40])) for _ in range(c["c"])])
+        prod = x[0] + x[1]
+        d = dict(x0=x[0], x1=x[1], s=s, y=requant_array(prod, s, 0, 255))
+        c.update(acc_bits=10, prod_bits=10, mul_bits=2, bias_bits=2, shifts=s, out=d["y"], prod=prod)
+    else:  # pool
         x = r.integers(0, 256, (c["c"], c["h"], c["w"]))
-        files = {"x0": L.pack_act(x, PIN)}
-        want = {"y": L.pack_act(R.maxpool2x2(x[None])[0], PIN)}
-        step = L.Step("maxpool2x2", f"case{i}", "", f"cfg{i}", [("C", c["c"]), ("H", c["h"]), ("W", c["w"])])
-    else:
-        x = r.integers(-3, 3, (c["k"], c["h"], c["w"]))  # many ties
-        files = {"x0": x.reshape(c["k"], -1).T}
-        want = {"y": np.argmax(x, axis=0).ravel()}
-        step = L.Step("argmax", f"case{i}", "", f"cfg{i}", [("K", c["k"]), ("H", c["h"]), ("W", c["w"])])
-    for k, v in files.items():
-        c[f"n_{k}"] = int(np.asarray(v).size)
-    return step, files, want
+        d = dict(x0=x, y=R.maxpool2x2(x[None])[0])
+        c.update(acc_bits=10, prod_bits=10, mul_bits=2, bias_bits=2)
+    return d
 
 
 DATA = [_data(c, i) for i, c in enumerate(CASES)]
+OPS = regmap.OPCODES
+OP_OF = {"conv_bn": OPS["conv_bn"], "head": OPS["conv_bias"], "convt": OPS["conv_transpose"], "add": OPS["add"],
+         "pool": OPS["maxpool"]}
 
 
-def _harness(cases) -> str:
-    """The test program: reads each case's int64 files into the kernel's arrays, calls it, writes
-    every output word (int64)."""
-    lines = ['#include <cstdio>', '#include <vector>', '#include "unet_config.h"', '#include "unet_kernels.h"',
-             "using namespace unet;",
-             "static std::vector<long long> rd(const char* p, size_t n) { std::vector<long long> v(n);"
-             " FILE* f = std::fopen(p, \"rb\"); if (!f || std::fread(v.data(), 8, n, f) != n) std::printf(\"read %s\\n\", p);"
-             " if (f) std::fclose(f); return v; }",
-             "template <class T> static void wr(const char* p, const T* d, size_t n) { std::vector<long long> v(n);"
-             " for (size_t i = 0; i < n; i++) v[i] = (long long)d[i]; FILE* f = std::fopen(p, \"wb\");"
-             " std::fwrite(v.data(), 8, n, f); std::fclose(f); }",
-             "template <class T, int L> struct Arr { std::vector<T> v; explicit Arr(size_t words) : v(words * L, T(0)) {}"
-             " Arr(const char* p, size_t n) : v(n) { auto r = rd(p, n); for (size_t i = 0; i < n; i++) v[i] = T(r[i]); }"
-             " T (*a())[L] { return reinterpret_cast<T (*)[L]>(v.data()); } };"]
-    body = []
-    for i, c in enumerate(cases):
-        cfg = f"cfg{i}"
-
-        def f(k, i=i, c=c):
-            return f'"c{i}_{k}.bin", {c["n_" + k]}'
-        if c["kind"] == "conv_bn":
-            hw = c["h"] * c["w"]
-            ny = L.groups(c["cout"], PIN) * hw
-            body.append(f"  {{ Arr<act_t, PIN> x0({f('x0')}), x1({f('x1')}), y({ny});"
-                        f" Arr<{cfg}::w_rom_t, PIN * POUT> w({f('w')}); Arr<{cfg}::mul_rom_t, POUT> m({f('m')});"
-                        f" Arr<{cfg}::bias_rom_t, POUT> b({f('b')}); Arr<shift_rom_t, POUT> s({f('s')});"
-                        f" std::vector<long long> acc({c['cout'] * hw});"
-                        f" conv_bn_relu<{cfg}>(x0.a(), x1.a(), y.a(), w.a(), m.a(), b.a(), s.a() UNET_ACC_TRACE_ARG(acc.data()));"
-                        f' wr("c{i}_y.out", y.v.data(), y.v.size()); wr("c{i}_acc.out", acc.data(), acc.size()); }}')
-        elif c["kind"] == "head":
-            hw = c["h"] * c["w"]
-            body.append(f"  {{ Arr<act_t, PIN> x({f('x0')}); Arr<logit_t, {cfg}::COUT> y({hw});"
-                        f" Arr<{cfg}::w_rom_t, PIN * POUT> w({f('w')}); Arr<{cfg}::bias_rom_t, POUT> b({f('b')});"
-                        f" Arr<shift_rom_t, POUT> s({f('s')}); conv1x1_bias<{cfg}>(x.a(), y.a(), w.a(), b.a(), s.a());"
-                        f' wr("c{i}_y.out", y.v.data(), y.v.size()); }}')
-        elif c["kind"] == "convt":
-            ny = L.groups(c["cout"], PIN) * 4 * c["h"] * c["w"]
-            body.append(f"  {{ Arr<act_t, PIN> x({f('x0')}), y({ny}); Arr<{cfg}::w_rom_t, PIN * POUT> w({f('w')});"
-                        f" Arr<shift_rom_t, POUT> s({f('s')}); conv_transpose2x2<{cfg}>(x.a(), y.a(), w.a(), s.a());"
-                        f' wr("c{i}_y.out", y.v.data(), y.v.size()); }}')
-        elif c["kind"] == "pool":
-            ny = L.groups(c["c"], PIN) * c["h"] * c["w"] // 4
-            body.append(f"  {{ Arr<act_t, PIN> x({f('x0')}), y({ny}); maxpool2x2<{cfg}>(x.a(), y.a());"
-                        f' wr("c{i}_y.out", y.v.data(), y.v.size()); }}')
-        else:
-            n = c["h"] * c["w"]
-            body.append(f"  {{ Arr<logit_t, {c['k']}> x({f('x0')}); std::vector<class_t> y({n});"
-                        f" argmax<{cfg}>(x.a(), y.data()); wr(\"c{i}_y.out\", y.data(), y.size()); }}")
-    return "\n".join(lines) + "\nint main() {\n" + "\n".join(body) + "\n  return 0;\n}\n"
+def _pack_case(c, d, lanes):
+    """The engine's inputs of one case at `lanes`: the activation memory (x0 at word 0, x1 after it,
+    the output after that), the layer-table row, the weight ROM and the parameter words."""
+    pin, pout = lanes
+    A = max(pin, pout)
+    x0, x1 = d["x0"], d.get("x1")
+    h, w = x0.shape[1:]
+    c0, c1 = x0.shape[0], (x1.shape[0] if x1 is not None and c["kind"] == "conv_bn" else 0)
+    cout = {"pool": c0, "add": c0}.get(c["kind"], len(d.get("m", [])))
+    words0 = L.pack_act(x0, A)
+    words1 = L.pack_act(x1, A) if x1 is not None and x1.shape[0] else np.zeros((0, A), np.int64)
+    src1 = len(words0)
+    dst = src1 + len(words1)
+    out_words = {"convt": L.groups(cout, A) * 4 * h * w, "pool": L.groups(cout, A) * h * w // 4}.get(
+        c["kind"], L.groups(cout, A) * h * w)
+    mem = np.concatenate([words0, words1, np.zeros((max(out_words, -(-h * w // A)), A), np.int64)])
+    r = dict(op=OP_OF[c["kind"]], cin0=c0, cin1=c0 if c["kind"] == "add" else c1, cout=cout, h=h, w=w,
+             k={"conv_bn": c.get("k", 1), "convt": 2, "pool": 2}.get(c["kind"], 1), pad=(c.get("k", 1) - 1) // 2,
+             src0=0, src1=src1, dst=dst, wbase=0, pbase=0, lo=-128 if c["kind"] == "head" else 0,
+             hi=127 if c["kind"] == "head" else 255, fuse=int(c["kind"] == "head"))
+    r["pair"] = int(c["kind"] == "conv_bn" and rtl_project.pair_layer(r, lanes))
+    wq = np.zeros((1, pout, pin), np.int64)
+    if c["kind"] in ("conv_bn", "head"):
+        fn = rtl_project.pair_words if r["pair"] else rtl_project._conv_words
+        wq = fn(d["w"], c0, c1, pin, pout)
+    elif c["kind"] == "convt":
+        wq = L.pack_convt(d["w"], pin, pout).reshape(-1, pout, pin)
+    params = [L.pack_channels(d.get(k, np.zeros(cout, np.int64)), cout, pout) for k in ("m", "b", "s")]
+    if r["pair"]:
+        for arr in params:
+            arr[:, pout // 2:] = arr[:, :pout // 2]
+    row = hls_project.engine_row(r, lanes, (r["k"], r["pad"], c0 + c1, cout))
+    return dict(mem=mem, row=[int(row[f]) for f in hls_project.LTAB_FIELDS], wrom=hls_project.weight_rom(wq, 5),
+                params=params, dst=dst, cout=cout, pair=r["pair"], hw_out=row["hw_out"])
 
 
-def _compile(d, source: str, mode: str):
-    (d / "prog.cpp").write_text(source)
+#: lanes of the case groups: the random cases at 4x8 (PIN < A: input groups in part of a word;
+#: narrow convs paired), the extreme ones each alone (their widths exact, tight) at 8x2 (POUT < A)
+GROUPS = [("random", (4, 8), [i for i, c in enumerate(CASES) if c.get("mode") != "extreme"])] + \
+    [(f"extreme{i}", (8, 2), [i]) for i, c in enumerate(CASES) if c.get("mode") == "extreme"]
+
+
+def _render_library(d, lanes, cases, extra=None):
+    """unet_types.h, unet_config.h, unet_engine.h for these lanes, the datapath as wide as the
+    widest of `cases` (exactly theirs for one case)."""
+    pin, pout = lanes
+    A = max(pin, pout)
+    dp = {k: max([c[k] for c in cases] + [2]) for k in ("acc_bits", "mul_bits", "bias_bits", "prod_bits")}
+    wbits = hls_project.weight_word_bits(pin * pout * 5)
+    ctx = {"banner": "kernel test", "in_c": 1, "in_h": 1, "in_w": 1, "num_classes": 1, "rows": [None], "run_layers": 1,
+           "head": 0, "pin": pin, "pout": pout, "a": A, "log2a": A.bit_length() - 1, "weight_bits": 5,
+           "wword_bits": wbits, "ww": -(-pin * pout * 5 // wbits), "in_base": 0, "acc_trace_size": 1,
+           "out_trace_size": 1, "opcodes": regmap.OPCODES, "dp": dp, "max_iters": 1 << 20, **(extra or {})}
+    ctx.setdefault("act_words", 1)
+    ctx.setdefault("w_words", 1)
+    ctx.setdefault("p_words", 1)
+    write_files(d, {name: render(f"hls_project/{name}.j2", ctx) for name in ("unet_types.h", "unet_config.h",
+                                                                              "unet_engine.h")})
+
+
+HARNESS = r"""#include <cstdio>
+#include <vector>
+#include "unet_engine.h"
+using namespace unet;
+static std::vector<long long> rd(const std::string& p) {
+    FILE* f = std::fopen(p.c_str(), "rb");
+    std::vector<long long> v;
+    long long x;
+    while (f && std::fread(&x, 8, 1, f) == 1) v.push_back(x);
+    if (f) std::fclose(f);
+    return v;
+}
+static void wr(const std::string& p, const std::vector<long long>& v) {
+    FILE* f = std::fopen(p.c_str(), "wb");
+    std::fwrite(v.data(), 8, v.size(), f);
+    std::fclose(f);
+}
+static act_t m0[ACT_BANK0][A], m1[ACT_BANK1][A];
+static wword_t wrom[W_WORDS][WW];
+static pmul_rom_t pmul[P_WORDS][POUT];
+static pbias_rom_t pbias[P_WORDS][POUT];
+static pshift_rom_t pshift[P_WORDS][POUT];
+int main(int argc, char** argv) {
+    for (int a = 1; a < argc; a++) {  // case prefixes; each: mem, row, wrom, m, b, s, fz
+        const std::string c = argv[a];
+        const std::vector<long long> mem = rd(c + "_mem.bin"), row = rd(c + "_row.bin"), w = rd(c + "_wrom.bin"),
+                                     pm = rd(c + "_m.bin"), pb = rd(c + "_b.bin"), ps = rd(c + "_s.bin"),
+                                     fz = rd(c + "_fz.bin");
+        for (size_t i = 0; i < mem.size(); i++) {
+            const int wa = int(i / A), l = int(i % A);
+            if (wa & 1) m1[wa >> 1][l] = act_t(mem[i]);
+            else m0[wa >> 1][l] = act_t(mem[i]);
+        }
+        for (size_t i = 0; i < w.size(); i++) wrom[i / WW][i % WW] = wword_t(w[i]);
+        for (size_t i = 0; i < pm.size(); i++) {
+            pmul[i / POUT][i % POUT] = pmul_rom_t(pm[i]);
+            pbias[i / POUT][i % POUT] = pbias_rom_t(pb[i]);
+            pshift[i / POUT][i % POUT] = pshift_rom_t(ps[i]);
+        }
+        int f[64];
+        for (size_t i = 0; i < row.size(); i++) f[i] = int(row[i]);
+        layer_t L;
+        {FIELD_ASSIGN}
+        std::vector<long long> acc(ACC_N, 0), out(ACC_N, 0);
+        if (L.op == OP_MAXPOOL) pool_layer(L, m0, m1);
+        else if (L.op == OP_ADD) add_layer(L, m0, m1, pshift);
+        else mac_layer(L, m0, m1, wrom, pmul, pbias, pshift, fz[0] != 0, acc.data(), out.data());
+        std::vector<long long> res(mem.size());
+        for (size_t i = 0; i < mem.size(); i++) res[i] = (long long)peek(m0, m1, int(i / A), int(i % A));
+        wr(c + "_out.bin", res);
+        wr(c + "_acc.bin", acc);
+        wr(c + "_trace.bin", out);
+    }
+    return 0;
+}
+"""
+
+
+def _build(d, lanes, idx, mode):
+    """Write the group's case files and compile the harness; returns the packed cases."""
+    pk = {i: _pack_case(CASES[i], DATA[i], lanes) for i in idx}
+    acc_n = max(max(len(DATA[i]["y"].ravel()), 1) for i in idx)
+    _render_library(d, lanes, [CASES[i] for i in idx],
+                    {"act_words": max(len(p["mem"]) for p in pk.values()),
+                     "w_words": max(len(p["wrom"]) for p in pk.values()),
+                     "p_words": max(len(p["params"][0]) for p in pk.values())})
+    for i, p in pk.items():
+        for fz in ((0, 1) if CASES[i]["kind"] == "head" else (0,)):
+            pre = f"c{i}_{fz}"
+            files = {"mem": p["mem"], "row": p["row"], "wrom": p["wrom"], "m": p["params"][0], "b": p["params"][1],
+                     "s": p["params"][2], "fz": [fz]}
+            for k, v in files.items():
+                np.ascontiguousarray(v, dtype="<i8").ravel().tofile(d / f"{pre}_{k}.bin")
+    assign = " ".join(f"L.{f} = f[{k}];" for k, f in enumerate(hls_project.LTAB_FIELDS))
+    src = HARNESS.replace("{FIELD_ASSIGN}", assign).replace("ACC_N", str(acc_n)).replace(
+        "#include <vector>", "#include <string>\n#include <vector>")
+    (d / "prog.cpp").write_text(src)
     flags = list(CXXFLAGS) + ["-DUNET_TRACE", "-I."]
     if mode == "ap":
         flags += AP_FLAGS + ["-isystem", str(ap_types_include())]
     r = subprocess.run([cxx(), *flags, "prog.cpp", "-o", "prog"], cwd=d, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
-    r = subprocess.run(["./prog"], cwd=d, capture_output=True, text=True)
+    args = [f"c{i}_{fz}" for i in idx for fz in ((0, 1) if CASES[i]["kind"] == "head" else (0,))]
+    r = subprocess.run(["./prog", *args], cwd=d, capture_output=True, text=True)
     assert r.returncode == 0 and not r.stdout, r.stdout + r.stderr
-
-
-def _render_library(d, steps):
-    ctx = {"banner": "kernel test", "pin": PIN, "pout": POUT, "in_c": 1, "in_h": 1, "in_w": 1, "num_classes": 1,
-           "steps": steps, "slots": [], "acc_trace_size": 1}
-    write_files(d, {name: render(f"hls_project/{name}.j2", ctx) for name in ("unet_types.h", "unet_kernels.h",
-                                                                              "unet_config.h")})
+    return pk
 
 
 @pytest.fixture(scope="module", params=["native", "ap"])
 def harness(request, tmp_path_factory):
-    d = tmp_path_factory.mktemp(f"kernels_{request.param}")
     print("seed", SEED)
-    for i, (_, files, _) in enumerate(DATA):
-        for k, v in files.items():
-            np.ascontiguousarray(v, dtype="<i8").tofile(d / f"c{i}_{k}.bin")
-    _render_library(d, [step for step, _, _ in DATA])
-    _compile(d, _harness(CASES), request.param)
-    return d, [want for _, _, want in DATA]
+    built = {}
+    for name, lanes, idx in GROUPS:
+        d = tmp_path_factory.mktemp(f"engine_{name}_{request.param}")
+        pk = _build(d, lanes, idx, request.param)
+        for i in idx:
+            built[i] = (d, lanes, pk[i])
+    return built
 
 
 @pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c['kind']}{i}" for i, c in enumerate(CASES)])
 def test_kernel_matches_exact_arithmetic(harness, i):
-    d, wants = harness
-    c, want = CASES[i], wants[i]
-    print("seed", SEED, {k: v for k, v in c.items() if not isinstance(v, np.ndarray)})
-    got = np.fromfile(d / f"c{i}_y.out", dtype="<i8")
-    y = np.asarray(want["y"]).ravel()
-    if c["kind"] in ("conv_bn", "convt", "pool"):  # padding lanes hold anything: compare the channels
-        ch = {"conv_bn": c.get("cout"), "convt": c.get("cout"), "pool": c.get("c")}[c["kind"]]
-        hh, ww = (2 * c["h"], 2 * c["w"]) if c["kind"] == "convt" else (
-            (c["h"] // 2, c["w"] // 2) if c["kind"] == "pool" else (c["h"], c["w"]))
-        got = L.unpack_act(got.reshape(-1, PIN), ch, hh, ww, PIN).ravel()
-        y = L.unpack_act(np.asarray(want["y"]), ch, hh, ww, PIN).ravel()
-    assert np.array_equal(got, y), f"first diff at {np.flatnonzero(got != y)[:3]}: {got[got != y][:3]} vs {y[got != y][:3]}"
+    d, lanes, p = harness[i]
+    c, want = CASES[i], DATA[i]
+    print("seed", SEED, "lanes", lanes, {k: v for k, v in c.items() if not isinstance(v, np.ndarray)})
+    A = max(lanes)
+    got = np.fromfile(d / f"c{i}_0_out.bin", dtype="<i8").reshape(-1, A)
+    y = want["y"]
+    ch, hh, ww = y.shape
+    out = L.unpack_act(got[p["dst"]:p["dst"] + L.groups(ch, A) * hh * ww], ch, hh, ww, A)
+    if c["kind"] == "head":
+        out = np.where(out > 127, out - 256, out)  # the logits' bytes
+    assert np.array_equal(out, y), f"first diff at {np.argwhere(out != y)[:3].tolist()}"
+    assert np.array_equal(got[:p["dst"]], p["mem"][:p["dst"]]), "the inputs were overwritten"
     if "acc" in want:
-        acc = np.fromfile(d / f"c{i}_acc.out", dtype="<i8")
+        acc = np.fromfile(d / f"c{i}_0_acc.bin", dtype="<i8")[:want["acc"].size]
         assert np.array_equal(acc, want["acc"].ravel())
+    if c["kind"] == "head":  # the fused argmax: the class bytes at the output's base, and the logits traced
+        got1 = np.fromfile(d / f"c{i}_1_out.bin", dtype="<i8").reshape(-1, A)
+        hw = hh * ww
+        classes = got1[p["dst"]:].ravel()[:hw]
+        assert np.array_equal(classes, want["classes"].ravel())
+        trace = np.fromfile(d / f"c{i}_1_trace.bin", dtype="<i8")[:y.size]
+        assert np.array_equal(trace, y.ravel())
 
 
-def test_cases_reach_every_requantization_path():
+def test_cases_reach_every_path():
     """The cases are not vacuous: tight widths whose accumulators reach their worst case, negative
     shifts that saturate (y * 2^n passes the accumulator's width) and ones that land inside the
-    range (exact left shifts), shifts at both ends of -40..40, and both clamps."""
+    range (exact left shifts), shifts at both ends of -40..40, both clamps, paired and unpaired
+    convs, argmax ties."""
     req = [c for c in CASES if "shifts" in c]
     assert all(c["acc_bits"] < 32 for c in req) and any(c.get("prod_bits", 48) < 48 for c in req)
     # an accumulator at its worst case (the 'extreme' cases) and a product using its width
@@ -300,7 +377,6 @@ def test_cases_reach_every_requantization_path():
             shifts.add(int(s))
             if s < 0:
                 v, pre = c["out"][ch], c["prod"][ch]
-                # past the width: y * 2^-s does not fit the accumulator / product type
                 width = c.get("prod_bits", c["acc_bits"])
                 past = np.abs(pre) >= (1 << max(width - 1 + int(s), 0))
                 neg_sat |= bool((past & (pre != 0) & (v == hi)).any())
@@ -309,6 +385,12 @@ def test_cases_reach_every_requantization_path():
     assert neg_sat and neg_exact
     allv = np.concatenate([c["out"].ravel() for c in req if c["kind"] != "head"])
     assert (allv == 0).any() and (allv == 255).any() and ((allv > 0) & (allv < 255)).any()
+    pairs = [rtl_project.pair_layer(dict(op=OP_OF["conv_bn"], cin0=c["c0"], cin1=c["c1"], cout=c["cout"]), lanes)
+             for name, lanes, idx in GROUPS for c in (CASES[i] for i in idx) if c["kind"] == "conv_bn"]
+    assert any(pairs) and not all(pairs)
+    ties = [int((np.sort(DATA[i]["y"], axis=0)[-1] == np.sort(DATA[i]["y"], axis=0)[-2]).sum())
+            for i, c in enumerate(CASES) if c["kind"] == "head"]
+    assert sum(ties) > 0, ties
 
 
 # ---------------------------------------------------------------------------
@@ -335,12 +417,12 @@ def _requant_table():
 def test_requantize_every_width_and_shift(mode, tmp_path):
     table = _requant_table()
     table.astype("<i8").tofile(tmp_path / "table.bin")
-    _render_library(tmp_path, [])
+    _render_library(tmp_path, (8, 8), [])
     cases = "\n".join(f"      case {w}: v = requantize(sint<{w}>::type(t[5 * i + 1]), int(t[5 * i + 2]), t[5 * i + 3], "
                       f"t[5 * i + 4]); break;" for w in WIDTHS)
     prog = f"""#include <cstdio>
 #include <vector>
-#include "unet_kernels.h"
+#include "unet_engine.h"
 using namespace unet;
 int main() {{
   const size_t n = {len(table)};
@@ -362,7 +444,12 @@ int main() {{
   return 0;
 }}
 """
-    _compile(tmp_path, prog, mode)
+    (tmp_path / "prog.cpp").write_text(prog)
+    flags = list(CXXFLAGS) + ["-I."] + (AP_FLAGS + ["-isystem", str(ap_types_include())] if mode == "ap" else [])
+    r = subprocess.run([cxx(), *flags, "prog.cpp", "-o", "prog"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run(["./prog"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
     got = np.fromfile(tmp_path / "out.bin", dtype="<i8")
     want = np.array([requant_exact(y, s, lo, hi) for _, y, s, lo, hi in table.tolist()])
     bad = np.flatnonzero(got != want)

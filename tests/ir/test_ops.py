@@ -26,13 +26,19 @@ def test_every_op_has_a_reference_a_step_and_kernels():
     covered = {op for ops in layout.STEP_KINDS.values() for op in ops}
     assert covered | {"concat"} == set(OPS)  # a concat is the two sources of the conv reading it
     hls_top = (TEMPLATE_DIR / "hls_project" / "unet_top.cpp.j2").read_text()
-    kernels = (TEMPLATE_DIR / "hls_project" / "unet_kernels.h.j2").read_text()
+    engine = (TEMPLATE_DIR / "hls_project" / "unet_engine.h.j2").read_text()
     core = (TEMPLATE_DIR / "rtl_project" / "unet_core.sv.j2").read_text()
     assert set(rtl_project.OPCODE) == set(layout.STEP_KINDS)
     assert set(rtl_project.OPCODE.values()) <= set(regmap.OPCODES.values())
-    for kind in layout.STEP_KINDS:
-        assert f's.kind == "{kind}"' in hls_top, kind
-        assert re.search(rf"void {kind}\(", kernels), kind
+    # the HLS engine: pooling and add have loops of their own, the convolutions share the MAC
+    # array's, the argmax is fused into the logits conv (the generator requires it last)
+    hls_loop = {"maxpool2x2": "pool_layer", "add_requant": "add_layer", "conv_bn_relu": "mac_layer",
+                "conv1x1_bias": "mac_layer", "conv_transpose2x2": "mac_layer", "argmax": "mac_layer"}
+    assert set(hls_loop) == set(layout.STEP_KINDS)
+    for kind, fn in hls_loop.items():
+        assert re.search(rf"inline void {fn}\(", engine) and f"{fn}(L, amem0, amem1" in hls_top, kind
+    assert "if (L.op == OP_MAXPOOL)" in hls_top and "else if (L.op == OP_ADD)" in hls_top
+    assert "if (fz) {  // the argmax" in engine
     declared = dict((code, local) for local, code in re.findall(r"OP_(\w+) = \{\{ opcodes\.(\w+) \}\}", core))
     for kind, code in rtl_project.OPCODE.items():
         name = next(k for k, v in regmap.OPCODES.items() if v == code)

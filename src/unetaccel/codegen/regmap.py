@@ -214,7 +214,7 @@ def markdown() -> str:
 
 
 def c_header(banner: str) -> str:
-    """unet_regmap.h: every constant() as a #define, for the HLS project, the RTL output and
+    """unet_regmap.h: every constant() as a #define, for the RTL output and
     firmware (the C view of this description)."""
     lines = [f"// {banner}",
              "// The AXI-Lite register map, rendered from unetaccel.codegen.regmap (the single source",

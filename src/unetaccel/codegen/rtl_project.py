@@ -179,13 +179,14 @@ def derived(row: dict, lanes=(8, 8), pairs: bool = False) -> dict:
             "words_out": groups(out_c, A) * hw_out}
 
 
-def tables(ir: IR, lanes=(8, 8)):
+def tables(ir: IR, lanes=(8, 8), pairs: bool | None = None):
     """The layer table rows and the parameter memories: weight words (n, POUT, PIN) and
-    BatchNorm multiplier / bias / shift words (groups, POUT)."""
+    BatchNorm multiplier / bias / shift words (groups, POUT). `pairs`: whether the engine has paired
+    convs (default: has_pairs(), as unet_core; the HLS engine has none: False)."""
     pin, pout = check_lanes(lanes)  # the parameter memories: one word of POUT lanes per output group
     steps, base, depth = layout(ir, lanes)
     fused = fused_argmax(ir, steps)
-    pairs = has_pairs(ir, lanes)
+    pairs = has_pairs(ir, lanes) if pairs is None else pairs
     rows, weights, mul, bias, shift = [], [], [], [], []
     wbase = pbase = 0
     for si, s in enumerate(steps):
