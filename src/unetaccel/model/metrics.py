@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import UnetaccelError
 
-IGNORE_INDEX = 255
+from ..scores import IGNORE_INDEX, confusion, metrics_from_confusion, segmentation_metrics  # noqa: F401 (re-exported)
 
 
 class LossConfigError(UnetaccelError, ValueError):
@@ -70,48 +69,3 @@ class SegLoss(torch.nn.Module):
         return self.beta * ce + (1 - self.beta) * dice_loss(logits, target, self.ignore_index)
 
 
-def confusion(pred: np.ndarray, target: np.ndarray, num_classes: int,
-              ignore_index: int = IGNORE_INDEX) -> np.ndarray:
-    """num_classes x num_classes counts, rows = truth, columns = prediction."""
-    pred = np.asarray(pred).ravel().astype(np.int64)
-    target = np.asarray(target).ravel().astype(np.int64)
-    keep = target != ignore_index
-    if np.any(target[keep] >= num_classes) or np.any(target[keep] < 0):
-        raise ValueError(f"labels outside [0, {num_classes}) found (besides ignore {ignore_index})")
-    idx = target[keep] * num_classes + np.clip(pred[keep], 0, num_classes - 1)
-    return np.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-def metrics_from_confusion(cm: np.ndarray, class_names=None) -> dict:
-    """Pixel accuracy, mean IoU (over classes seen in truth or prediction), per-class IoU,
-    Dice, precision, recall and F1 (NaN where undefined)."""
-    cm = cm.astype(np.float64)
-    tp = np.diag(cm)
-    fp = cm.sum(axis=0) - tp
-    fn = cm.sum(axis=1) - tp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = tp / (tp + fp + fn)
-        dice = 2 * tp / (2 * tp + fp + fn)
-        precision = tp / (tp + fp)
-        recall = tp / (tp + fn)
-        f1 = 2 * precision * recall / (precision + recall)
-    total = cm.sum()
-    k = cm.shape[0]
-    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
-
-    def per_class(v):
-        return {names[i]: (None if np.isnan(v[i]) else float(v[i])) for i in range(k)}
-
-    return {
-        "pixel_accuracy": float(tp.sum() / total) if total else float("nan"),
-        "mean_iou": float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else float("nan"),
-        "mean_dice": float(np.nanmean(dice)) if np.any(~np.isnan(dice)) else float("nan"),
-        "mean_f1": float(np.nanmean(f1)) if np.any(~np.isnan(f1)) else float("nan"),
-        "iou": per_class(iou), "dice": per_class(dice), "precision": per_class(precision),
-        "recall": per_class(recall), "f1": per_class(f1),
-        "pixels": int(total),
-    }
-
-
-def segmentation_metrics(pred, target, num_classes, class_names=None) -> dict:
-    return metrics_from_confusion(confusion(pred, target, num_classes), class_names)

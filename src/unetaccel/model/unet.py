@@ -97,16 +97,42 @@ class UNet(nn.Module):
     def from_config(cls, cfg: UNetConfig) -> "UNet":
         return cls(cfg.in_channels, cfg.num_classes, cfg.widths, cfg.size)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, trace: list | None = None) -> torch.Tensor:
+        """x: float N x C x H x W (pixel / 256). With a list as `trace`, appends (op, tensor) for
+        every IR tensor in IR order, as the quantized model does (unetaccel.quant.qmodel): the
+        input, each conv's output (the accumulator's real value), each BatchNorm + ReLU, pools,
+        upsamplings, concats, the logits."""
+        if trace is None:
+            skips = []
+            for enc in self.encoders:
+                x = enc(x)
+                skips.append(x)
+                x = self.pool(x)
+            x = self.bottleneck(x)
+            for up, dec, skip in zip(self.ups, self.decoders, reversed(skips)):
+                x = dec(torch.cat([up(x), skip], dim=1))
+            return self.head(x)
+
+        def rec(kind, t):
+            trace.append((kind, t))
+            return t
+
+        def block(blk, x):
+            for i in (0, 3):
+                acc = rec("conv2d", blk[i](x))
+                x = rec("batchnorm", blk[i + 2](blk[i + 1](acc)))
+            return x
+
+        x = rec("input", x)
         skips = []
         for enc in self.encoders:
-            x = enc(x)
+            x = block(enc, x)
             skips.append(x)
-            x = self.pool(x)
-        x = self.bottleneck(x)
+            x = rec("maxpool2d", self.pool(x))
+        x = block(self.bottleneck, x)
         for up, dec, skip in zip(self.ups, self.decoders, reversed(skips)):
-            x = dec(torch.cat([up(x), skip], dim=1))
-        return self.head(x)
+            x = block(dec, rec("concat", torch.cat([rec("conv_transpose2d", up(x)), skip], dim=1)))
+        return rec("conv2d", self.head(x))
 
 
 def count_parameters(model: nn.Module) -> int:
