@@ -218,39 +218,68 @@ def inspect(ir: Path = typer.Option(..., help="RUN/model.json"), lanes: str = "8
 
 @app.command()
 def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
-          image: Path = typer.Option(..., help="an image file (PNG/JPEG) of the network's input size"),
-          out: Path = typer.Option(..., help="output PNG: the class map, colour-coded"),
-          resize: bool = typer.Option(False, help="resize the image to the network's input size first")):
-    """Run the integer reference on one image and write the colour-coded class map."""
+          image: Path = typer.Option(..., help="an image file (PNG/JPEG) of any size"),
+          out: Path = typer.Option(..., help="output PNG: the class map, colour-coded (an overlay PNG beside it)"),
+          tile: Optional[str] = typer.Option(None, help="overlap=K: tiles overlap by K pixels (default 0)"),
+          hw: str = typer.Option("ref", help="ref (the integer reference), csim or rtl: the tiles run "
+                                             "through it and must equal the reference"),
+          build: Path = typer.Option(Path("build"), help="build folder of csim / rtl"),
+          resize: bool = typer.Option(False, help="resize the image to the network's input size instead of tiling")):
+    """Class map of a picture of any size: tiled into model-sized tiles (a smaller picture is padded),
+    each tile through the integer reference (or the C simulation or the RTL, checked equal to it),
+    the class maps stitched (each pixel from the tile where it is farthest from a border). Writes
+    OUT (colour-coded classes) and OUT_overlay.png (the picture under the classes)."""
     def body():
         import numpy as np
         from PIL import Image, UnidentifiedImageError
 
         from . import ir as irmod
+        from . import tiling
         from .palette import palette
+        if hw not in ("ref", "csim", "rtl"):
+            raise CliError(f"--hw {hw!r}: one of ref, csim, rtl")
+        overlap = tiling.parse_tile(tile)
         net = irmod.load(ir)
         if not image.is_file():
             raise CliError(f"{image}: no such image")
         try:
-            img = Image.open(image).convert("RGB" if net.in_channels == 3 else "L")
+            pic = Image.open(image).convert("RGB" if net.in_channels == 3 else "L")
         except UnidentifiedImageError:
             raise CliError(f"{image}: not an image file PIL can read (PNG, JPEG, BMP, ...)") from None
         h, w = net.size
-        if img.size != (w, h):
-            if not resize:
-                raise CliError(f"{image}: the image is {img.size[1]}x{img.size[0]}, the network takes {h}x{w} "
-                               "(pass --resize to resize it)")
-            img = img.resize((w, h), Image.BILINEAR)
-        arr = np.asarray(img, dtype=np.uint8)
-        arr = arr[None] if arr.ndim == 3 else arr[None, :, :, None]
-        res = irmod.reference.run(net, arr, layout="nhwc")
+        if resize and pic.size != (w, h):
+            pic = pic.resize((w, h), Image.BILINEAR)
+        arr = np.asarray(pic, dtype=np.uint8)
+        chw = arr.transpose(2, 0, 1) if arr.ndim == 3 else arr[None]
+        plan = tiling.plan(chw.shape[1], chw.shape[2], (h, w), overlap)
+        tiles = tiling.tiles(chw, plan)
+        maps = irmod.reference.run(net, tiles).classes
+        mism = 0
+        if hw == "csim":
+            from .hls import csim as cs
+            reps = cs.run(ir, build, images=tiles, modes=("native",), log=lambda *a: None)
+            mism = sum(r.mismatches for r in reps)
+        elif hw == "rtl":
+            from .rtl_sim.runner import simulate
+            res = simulate(ir, tiles, build, log=lambda *a: None)
+            mism = sum(int(r["mismatches"]) for r in res["images"])
+        classes = tiling.stitch(maps, plan)
         k = net.num_classes
         out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(palette(k)[res.classes[0]]).save(out)
-        counts = np.bincount(res.classes[0].ravel(), minlength=k)
+        colours = palette(k)[classes]
+        Image.fromarray(colours).save(out)
+        rgb = np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr
+        overlay = out.with_name(out.stem + "_overlay.png")
+        Image.fromarray((0.5 * rgb + 0.5 * colours).astype(np.uint8)).save(overlay)
+        counts = np.bincount(classes.ravel(), minlength=k)
         names = net.meta.get("class_names") or [str(i) for i in range(k)]
         top = ", ".join(f"{names[i]} {100 * counts[i] / counts.sum():.1f}%" for i in np.argsort(-counts)[:5] if counts[i])
-        typer.echo(f"wrote {out}; classes: {top}")
+        how = "resized" if resize else f"{plan.count} tile{'s' if plan.count > 1 else ''} of {h}x{w}, overlap {overlap}"
+        typer.echo(f"{chw.shape[1]}x{chw.shape[2]} picture, {how}, on {hw}")
+        typer.echo(f"wrote {out} and {overlay}; classes: {top}")
+        if hw != "ref":
+            typer.echo(f"mismatches: {mism}")
+            raise typer.Exit(1 if mism else 0)
     _run(body)
 
 
@@ -348,6 +377,40 @@ def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
     _run(body)
 
 
+@app.command()
+def report(run: Path = typer.Option(..., help="RUN folder (float.pt, quant.pt, model.json, val.npz)"),
+           images: int = typer.Option(2, help="images of RUN/val.npz the C simulation and the RTL run"),
+           hw: str = typer.Option("ref,csim,rtl", help="hardware rungs: ref, csim, rtl (comma-separated)"),
+           clock_mhz: float = typer.Option(100.0, help="clock for the frames per second"),
+           out: Optional[Path] = typer.Option(None, help="report folder (default RUN/report)"),
+           build: Optional[Path] = typer.Option(None, help="build folder of the simulators (default RUN/build)"),
+           lanes: str = typer.Option("8x8", help="RTL lanes PINxPOUT")):
+    """W5A8 hardware against the float model on the validation split: accuracy, per-class IoU and
+    Dice, agreement, per-layer SQNR, confusion matrices, cycles and frames per second, area;
+    report.md, report.json and pictures. The C simulation and the RTL must equal the reference."""
+    def body():
+        import logging
+
+        from .report import make_report
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        r = make_report(run, images=images, hw=hw, clock_mhz=clock_mhz, out=out, build=build,
+                        lanes=parse_lanes(lanes))
+        m = r.figures["metrics"]
+        _table("accuracy (validation split)", ["model", "pixel acc", "mIoU", "mean Dice"],
+               [(name, _fmt(m[key]["pixel_accuracy"]), _fmt(m[key]["mean_iou"]), _fmt(m[key]["mean_dice"]))
+                for key, name in (("float", "float"), ("w5a8", "Brevitas W5A8"), ("hardware", "hardware"))])
+        typer.echo(f"hardware agrees with float on {100 * r.figures['agreement']['agree']:.2f}% of the pixels")
+        cy = r.figures["cycles"]
+        if cy:
+            typer.echo(f"RTL: {cy['mean']:,.0f} cycles an inference, {cy['fps']:.1f} frames/s at {clock_mhz:g} MHz")
+        for c in r.checks:
+            typer.echo(f"{c.rung}: {c.images} images, {c.values} values, {c.mismatches} mismatches")
+        typer.echo(f"report: {r.out / 'report.md'}")
+        typer.echo(f"mismatches: {r.mismatches}")
+        raise typer.Exit(1 if r.mismatches else 0)
+    _run(body)
+
+
 def _demo_fsic(out: Path, imgs) -> dict | None:
     """demo's last rung: the image through FSIC's subsystem (Verilator --timing: seconds; the chip
     level under Icarus takes close to an hour at 64x64, see the README), when a FSIC checkout is
@@ -356,9 +419,9 @@ def _demo_fsic(out: Path, imgs) -> dict | None:
 
     from .fsic import system
     if not os.environ.get(system.ENV):
-        typer.echo(f"[5/5] FSIC system: skipped, {system.ENV} is not set ({system.HOW_TO_GET})")
+        typer.echo(f"[5/6] FSIC system: skipped, {system.ENV} is not set ({system.HOW_TO_GET})")
         return None
-    typer.echo(f"[5/5] FSIC user project 0 in FSIC's subsystem ({os.environ[system.ENV]}), Verilator, vs "
+    typer.echo(f"[5/6] FSIC user project 0 in FSIC's subsystem ({os.environ[system.ENV]}), Verilator, vs "
                "reference (1 image)")
     sub = system.Subsystem(out / "model.json", out / "build", simulator="verilator", log=lambda *a: None)
     (r,) = sub.network(imgs[:1], log=lambda *a: None)
@@ -384,18 +447,18 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         from .quant.job import quantize as do_quantize
         cfg = TrainConfig(epochs=epochs, seed=seed, widths=parse_widths(widths), size=parse_size(size),
                           train_length=train_length, val_length=val_length)
-        typer.echo(f"[1/5] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
+        typer.echo(f"[1/6] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
         m = do_train(cfg, out)
-        typer.echo(f"[2/5] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
+        typer.echo(f"[2/6] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
         q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed, train_length=train_length,
                         val_length=val_length)
-        typer.echo(f"[3/5] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
+        typer.echo(f"[3/6] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
         reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=lambda *a: None)
         csim_mism = cs.print_report(reports)
         from . import ir as irmod
         from .ir.data import load_val
         from .rtl_sim.runner import simulate
-        typer.echo(f"[4/5] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
+        typer.echo(f"[4/6] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
         net = irmod.load(out / "model.json")
         imgs, _ = load_val(out / "model.json", net, 1)
         rtl = simulate(out / "model.json", imgs, out / "build", log=lambda *a: None)
@@ -404,6 +467,12 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         typer.echo(f"RTL: {rtl_mism} mismatching bytes, {rtl_cycles:,} cycles "
                    f"(ideal {sum(r['macs'] for r in irmod.summary(net)) / 64:,.0f} at 64 MACs a cycle), simulated in {rtl['seconds']:.1f} s")
         fsic = _demo_fsic(out, imgs)
+        import logging
+
+        from .report import make_report
+        typer.echo(f"[6/6] report: float vs W5A8 hardware on the validation split -> {out / 'report'}")
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        rep = make_report(out, images=1, hw="ref,csim,rtl")
         print_metrics("float UNet, synthetic validation", m["val"])
         rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
                 ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]
@@ -416,9 +485,14 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                  csim_mism),
                 ("RTL (Verilator)", "NumPy reference", sum(r["expected_bytes"] for r in rtl["images"]), rtl_mism),
                 *([("FSIC subsystem (Verilator)", "NumPy reference", fsic["bytes"], fsic["mismatches"])] if fsic else [])])
+        hwm = rep.figures["metrics"]["hardware"]
+        typer.echo(f"hardware (W5A8 integer) on {rep.figures['val_images']} validation images: pixel acc "
+                   f"{_fmt(hwm['pixel_accuracy'])}, mIoU {_fmt(hwm['mean_iou'])}; agrees with float on "
+                   f"{100 * rep.figures['agreement']['agree']:.2f}% of the pixels")
         typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls, "
                    "build/rtl" + (", build/fsic" if fsic else ""))
-        total = ex["mismatches"] + csim_mism + rtl_mism + (fsic["mismatches"] if fsic else 0)
+        typer.echo(f"report: {rep.out / 'report.md'}")
+        total = ex["mismatches"] + csim_mism + rtl_mism + (fsic["mismatches"] if fsic else 0) + rep.mismatches
         typer.echo(f"mismatches: {total}")
         raise typer.Exit(1 if total else 0)
     _run(body)

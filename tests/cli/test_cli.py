@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,11 +19,11 @@ def cli(*args, cwd=None):
     return r.returncode, r.stdout, r.stderr
 
 
-COMMANDS = {"train", "quantize", "inspect", "generate", "csim", "rtlsim", "fsicsim", "infer", "demo"}
+COMMANDS = {"train", "quantize", "inspect", "generate", "csim", "rtlsim", "fsicsim", "infer", "demo", "report"}
 
 
 def test_help_lists_the_commands():
-    """Exactly the nine commands: none missing, none extra, each listed by --help."""
+    """Exactly the ten commands: none missing, none extra, each listed by --help."""
     import typer.main
     from unetaccel.cli import app
     assert set(typer.main.get_command(app).commands) == COMMANDS
@@ -205,9 +206,10 @@ def test_infer_writes_a_class_map(tmp_path):
     colour_class = {tuple(int(v) for v in c): i for i, c in enumerate(palette(net.num_classes))}
     back = np.array([[colour_class[tuple(int(v) for v in px)] for px in row] for row in got])
     np.testing.assert_array_equal(back, classes)
-    Image.fromarray(arr[:8]).save(tmp_path / "small.png")
-    code, _, err = cli("infer", "--ir", p, "--image", tmp_path / "small.png", "--out", tmp_path / "z.png")
-    assert code == 2 and "8x24" in err and "16x24" in err
+    Image.fromarray(arr[:8]).save(tmp_path / "small.png")  # smaller than the network: padded (tests/test_tiling.py)
+    code, out, err = cli("infer", "--ir", p, "--image", tmp_path / "small.png", "--out", tmp_path / "z.png")
+    assert code == 0 and "8x24 picture, 1 tile of 16x24" in out, err
+    assert np.asarray(Image.open(tmp_path / "z.png")).shape == (8, 24, 3)
 
 
 @pytest.mark.parametrize("edit,match", [
@@ -436,10 +438,73 @@ def test_demo_end_to_end_on_a_tiny_network(tmp_path):
     if fsic:
         assert ladder["FSIC subsystem (Verilator)"][0] == 16 * 16
     else:
-        assert "[5/5] FSIC system: skipped, FSIC_FPGA_ROOT is not set" in out
+        assert "[5/6] FSIC system: skipped, FSIC_FPGA_ROOT is not set" in out
     for f in ("float.pt", "model.json", "model.npz", "model.onnx", "val.npz"):
         assert (tmp_path / "demo" / f).is_file(), f
     assert (tmp_path / "demo" / "build" / "hls").is_dir() and (tmp_path / "demo" / "build" / "rtl").is_dir()
+    # the report of this tiny trained run: every file, the JSON's figures equal report.md's
+    rep = tmp_path / "demo" / "report"
+    assert f"report: {rep / 'report.md'}" in out
+    check_report(rep, tmp_path / "demo", rtl=True)
+
+
+def _md_rows(md: str, header: str) -> list[list[str]]:
+    """The rows of the Markdown table whose header row starts with `header`."""
+    lines = md.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(header))
+    rows = []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        rows.append([c.strip() for c in ln.strip("|").split("|")])
+    return rows
+
+
+def check_report(rep, run, rtl: bool):
+    """Every file of a report is there, its figures are consistent, and report.md shows exactly
+    report.json's figures (formatted by report.fmt)."""
+    import json
+
+    from unetaccel.report import fmt
+    for f in ("report.md", "report.json", "overlays.png", "sqnr.png", "confusion.png", "iou.png"):
+        assert (rep / f).is_file() and (rep / f).stat().st_size > 0, f
+    fig = json.loads((rep / "report.json").read_text())
+    md = (rep / "report.md").read_text()
+    for f in ("overlays.png", "sqnr.png", "confusion.png", "iou.png"):
+        assert f"]({f})" in md, f
+    m = fig["metrics"]
+    acc = _md_rows(md, "| model | pixel accuracy")
+    assert [r[0] for r in acc] == ["float", "Brevitas W5A8", "hardware (W5A8 integer)"]
+    for row, key in zip(acc, ("float", "w5a8", "hardware")):
+        assert row[1:] == [fmt(m[key]["pixel_accuracy"]), fmt(m[key]["mean_iou"]), fmt(m[key]["mean_dice"])]
+    per = _md_rows(md, "| class | IoU float")
+    assert [r[0] for r in per] == fig["classes"]
+    for row in per:
+        c = row[0]
+        assert row[1:] == [fmt(m["float"]["iou"][c]), fmt(m["hardware"]["iou"][c]), fmt(m["float"]["dice"][c]),
+                           fmt(m["hardware"]["dice"][c]), fmt(fig["agreement"]["per_class"][c])]
+    assert f"**{fmt(fig['agreement']['agree'])}**" in md
+    layers = _md_rows(md, "| tensor | op | bits | SQNR dB")
+    assert len(layers) == len(fig["layers"]) > 0
+    for row, lay in zip(layers, fig["layers"]):
+        v = lay["sqnr_db"]
+        assert row == [lay["tensor"], lay["op"], str(lay["bits"]), v if isinstance(v, str) else fmt(v, 2)]
+    hw = _md_rows(md, "| rung | images")
+    assert [r[0] for r in hw] == [c["rung"] for c in fig["hardware_checks"]]
+    for row, c in zip(hw, fig["hardware_checks"]):
+        assert row[1:4] == [str(c["images"]), str(c["values"]), str(c["mismatches"])] and c["mismatches"] == 0
+    # the scores are the confusion matrices' (every labelled pixel of the split counted once)
+    net = irmod.load(run / "model.json")
+    for key in ("float", "w5a8", "hardware"):
+        conf = np.asarray(fig["confusion"][key])
+        assert 0 < conf.sum() <= fig["val_images"] * net.size[0] * net.size[1]
+        assert abs(np.trace(conf) / conf.sum() - m[key]["pixel_accuracy"]) < 1e-12
+    if rtl:
+        cy = fig["cycles"]
+        assert cy["mean"] > 0 and abs(cy["fps"] - cy["clock_mhz"] * 1e6 / cy["mean"]) < 1e-6
+        assert f"**{fmt(cy['mean'], 0)} cycles**" in md and f"**{fmt(cy['fps'], 1)} frames/s**" in md
+        assert "RTL (Verilator)" in [c["rung"] for c in fig["hardware_checks"]]
+    assert ("Area: no table yet" in md) == bool(fig["area"].get("missing"))
 
 
 def test_fsicsim_without_a_fsic_checkout_says_how_to_get_one(tmp_path, monkeypatch):
@@ -454,6 +519,18 @@ def test_fsicsim_without_a_fsic_checkout_says_how_to_get_one(tmp_path, monkeypat
     code, out, err = cli("fsicsim", "--ir", p, "--build", tmp_path / "build", "--random-images")
     assert code == 2 and "is not a FSIC checkout" in err and "rtl/user/rtl/fsic.v" in err, out + err
     assert not (tmp_path / "build").exists()
+
+
+def test_report_bad_input_names_the_culprit(tmp_path):
+    """report on a folder without a run, with an unknown rung or no images: exit 2, one error line
+    naming the file or the option, nothing written."""
+    code, out, err = cli("report", "--run", tmp_path / "nothing")
+    assert code == 2 and "float.pt: missing" in err and "unetaccel train" in err, out + err
+    code, out, err = cli("report", "--run", tmp_path, "--hw", "ref,fpga")
+    assert code == 2 and "--hw 'ref,fpga'" in err, out + err
+    code, out, err = cli("report", "--run", tmp_path, "--images", "0")
+    assert code == 2 and "--images 0" in err, out + err
+    assert not (tmp_path / "report").exists()
 
 
 def test_fsicsim_bad_level(tmp_path):

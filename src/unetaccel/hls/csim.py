@@ -149,14 +149,20 @@ def run_tb(exe: Path, project: Path, n: int, logits: bool = False, mode: str = "
 def run(ir_path, build_dir="build", images=8, modes=MODES, lanes=None, logits=False, random_images=False,
         seed=0, log=print) -> list[Report]:
     """Generate (if needed), compile and run the C simulation; holds BUILD/hls's lock throughout
-    (its data/ folder holds this run's images)."""
+    (its data/ folder holds this run's images). `images`: a count (the first of RUN/val.npz, or
+    random ones with `random_images`) or the images themselves, uint8 N x C x H x W."""
     with locked(Path(build_dir) / "hls"):
         return _run(ir_path, build_dir, images, modes, lanes, logits, random_images, seed, log)
 
 
 def _run(ir_path, build_dir, images, modes, lanes, logits, random_images, seed, log) -> list[Report]:
     net, project = ensure_project(ir_path, build_dir, lanes, log)
-    if random_images:
+    if isinstance(images, np.ndarray):
+        want = (net.in_channels, *net.size)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != want:
+            raise CsimError(f"images {images.dtype}{list(images.shape)}: expected uint8 [N, {', '.join(map(str, want))}]")
+        imgs = images
+    elif random_images:
         print(f"random images, seed {seed}")
         imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
     else:
