@@ -38,3 +38,17 @@ def test_agreement_of_a_known_pair():
     ag = agreement(a, b, 4, ["w", "x", "y", "z"])
     assert ag["agree"] == pytest.approx(3 / 6) and ag["pixels"] == 6
     assert ag["per_class"] == {"w": 0.5, "x": pytest.approx(2 / 3), "y": 0.0, "z": None}  # z never in a
+
+
+def test_real_units_of_ir_tensors():
+    """The report compares the hardware with the float model in real units: q * 2^-f, with one f per
+    channel for accumulators and one per tensor for activation codes."""
+    from unetaccel.ir import randnet
+    from unetaccel.report import _real
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=3)
+    acc = next(t for t in net.tensors.values() if t.type.per_channel)
+    act = next(t for t in net.tensors.values() if not t.type.per_channel)
+    q = np.arange(2 * acc.shape[0] * 4, dtype=np.int64).reshape(2, acc.shape[0], 2, 2) - 7
+    want = q * np.array([2.0 ** -f for f in acc.type.channel_f]).reshape(1, -1, 1, 1)
+    np.testing.assert_array_equal(_real(net, acc.name, q), want)
+    np.testing.assert_array_equal(_real(net, act.name, np.full((1, 1, 1, 1), 96)), np.full((1, 1, 1, 1), 96 * 2.0 ** -act.type.tensor_f))

@@ -380,7 +380,8 @@ def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def report(run: Path = typer.Option(..., help="RUN folder (float.pt, quant.pt, model.json, val.npz)"),
            images: int = typer.Option(2, help="images of RUN/val.npz the C simulation and the RTL run"),
-           hw: str = typer.Option("ref,csim,rtl", help="hardware rungs: ref, csim, rtl (comma-separated)"),
+           hw: str = typer.Option("ref,csim,rtl", help="hardware rungs: ref, csim, rtl, fsic (FSIC's subsystem, "
+                                                        "needs FSIC_FPGA_ROOT), comma-separated"),
            clock_mhz: float = typer.Option(100.0, help="clock for the frames per second"),
            out: Optional[Path] = typer.Option(None, help="report folder (default RUN/report)"),
            build: Optional[Path] = typer.Option(None, help="build folder of the simulators (default RUN/build)"),
@@ -472,7 +473,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         from .report import make_report
         typer.echo(f"[6/6] report: float vs W5A8 hardware on the validation split -> {out / 'report'}")
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
-        rep = make_report(out, images=1, hw="ref,csim,rtl")
+        rep = make_report(out, images=1, hw="ref,csim,rtl" + (",fsic" if fsic else ""))
         print_metrics("float UNet, synthetic validation", m["val"])
         rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
                 ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]

@@ -3,7 +3,8 @@
 On the validation split of a run (RUN: float.pt, quant.pt, model.json/.npz, val.npz, as `train` and
 `quantize` write them): the float model, the Brevitas W5A8 model and the hardware (the integer
 reference, the spec, on every image; the C simulation and the RTL on the first N images of
-RUN/val.npz, where they must equal the reference exactly) scored against the labels (pixel
+RUN/val.npz, where they must equal the reference exactly; FSIC's subsystem with our user project
+too, with `fsic` among the rungs and FSIC_FPGA_ROOT set) scored against the labels (pixel
 accuracy, mIoU, per-class IoU, Dice), the hardware's agreement with the float model, confusion
 matrices, the SQNR of every IR tensor against the float model's (real units), cycles and frames
 per second from the RTL, and the area table when one was produced. Writes report.md (tables,
@@ -27,7 +28,7 @@ from .scores import agreement, confusion, metrics_from_confusion, sqnr_db
 
 log = logging.getLogger("unetaccel.report")
 
-HW_RUNGS = ("ref", "csim", "rtl")
+HW_RUNGS = ("ref", "csim", "rtl", "fsic")  # fsic: FSIC's subsystem with our user project (FSIC_FPGA_ROOT)
 DEFAULT_IMAGES = 2
 SQNR_IMAGES = 8  # the per-layer SQNR is taken over the first this many validation images
 AREA_FILES = ("rtl_area.json", "benchmarks/results/rtl_area.json")  # RUN/..., then from the working folder
@@ -184,6 +185,14 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
                                 sum(int(r["mismatches"]) for r in res["images"]), time.time() - t, cyc))
         cycles = {"per_image": cyc, "mean": float(np.mean(cyc)), "clock_mhz": clock_mhz,
                   "fps": clock_mhz * 1e6 / float(np.mean(cyc)), "ms": float(np.mean(cyc)) / (clock_mhz * 1e3)}
+    if "fsic" in hw:
+        from .fsic import system
+        t = time.time()
+        sub = system.Subsystem(ir_path, build, lanes=lanes, simulator="verilator", log=lambda *a: log.debug(*a))
+        rs = sub.network(vimgs, log=lambda *a: log.debug(*a))
+        checks.append(RungCheck("FSIC subsystem (Verilator)", len(vimgs), sum(int(r["bytes"]) for r in rs),
+                                sum(int(r["mismatches"]) + int(r["cycles"] != r["rtl_cycles"]) for r in rs),
+                                time.time() - t, [int(r["cycles"]) for r in rs]))
     area = _area(run, lanes)
 
     figures = {

@@ -446,6 +446,9 @@ def test_demo_end_to_end_on_a_tiny_network(tmp_path):
     rep = tmp_path / "demo" / "report"
     assert f"report: {rep / 'report.md'}" in out
     check_report(rep, tmp_path / "demo", rtl=True)
+    import json
+    rungs = [c["rung"] for c in json.loads((rep / "report.json").read_text())["hardware_checks"]]
+    assert rungs == ["reference", "C simulation", "RTL (Verilator)", *(["FSIC subsystem (Verilator)"] if fsic else [])]
 
 
 def _md_rows(md: str, header: str) -> list[list[str]]:
