@@ -113,15 +113,10 @@ class UNet(nn.Module):
                 x = dec(torch.cat([up(x), skip], dim=1))
             return self.head(x)
 
-        def rec(kind, t):
-            trace.append((kind, t))
-            return t
+        rec = recorder(trace)
 
         def block(blk, x):
-            for i in (0, 3):
-                acc = rec("conv2d", blk[i](x))
-                x = rec("batchnorm", blk[i + 2](blk[i + 1](acc)))
-            return x
+            return block_trace(blk, x, rec)
 
         x = rec("input", x)
         skips = []
@@ -133,6 +128,24 @@ class UNet(nn.Module):
         for up, dec, skip in zip(self.ups, self.decoders, reversed(skips)):
             x = block(dec, rec("concat", torch.cat([rec("conv_transpose2d", up(x)), skip], dim=1)))
         return rec("conv2d", self.head(x))
+
+
+def recorder(trace: list | None):
+    """rec(kind, tensor): appends (kind, tensor) to `trace` (when it is a list) and returns the tensor;
+    the float and the quantized UNets' traces of the IR tensors."""
+    def rec(kind, t):
+        if trace is not None:
+            trace.append((kind, t))
+        return t
+    return rec
+
+
+def block_trace(blk, x, rec):
+    """A ConvBlock's two conv -> BatchNorm -> ReLU, each conv's output and each ReLU's recorded."""
+    for i in (0, 3):
+        acc = rec("conv2d", blk[i](x))
+        x = rec("batchnorm", blk[i + 2](blk[i + 1](acc)))
+    return x
 
 
 def count_parameters(model: nn.Module) -> int:

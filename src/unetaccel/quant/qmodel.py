@@ -26,7 +26,7 @@ from brevitas.quant.scaled_int import Int32Bias
 from brevitas.quant_tensor import QuantTensor
 from torch import nn
 
-from ..model.unet import UNet, UNetConfig
+from ..model.unet import UNet, UNetConfig, block_trace, recorder
 
 WEIGHT_BITS = 5
 ACT_BITS = 8
@@ -124,16 +124,10 @@ class QuantUNet(nn.Module):
         """x: float N x C x H x W (pixel / 256). With a list as `trace`, appends
         (op, QuantTensor) for every IR tensor in IR order: the input, each conv
         accumulator, each requantized output, pools, upsamplings, concats, logits."""
-        def rec(kind, t):
-            if trace is not None:
-                trace.append((kind, t))
-            return t
+        rec = recorder(trace)
 
         def block(blk, x):
-            for i in (0, 3):
-                acc = rec("conv2d", blk[i](x))
-                x = rec("batchnorm", blk[i + 2](blk[i + 1](acc)))
-            return x
+            return block_trace(blk, x, rec)
 
         x = rec("input", self.input_quant(x))
         skips = []
