@@ -53,6 +53,10 @@ def test_estimate_reads_like_the_generated_sources(lanes):
     assert mem["WROM"].depth == _config(cfg, "W_WORDS")
     assert mem["WROM"].width == _config(cfg, "WW") * _config(cfg, "WWORD_BITS") >= pin * pout * 5
     assert mem["PMUL"].depth == _config(cfg, "P_WORDS") and mem["PMUL"].count == pout
+    layer_t = cfg.split("struct layer_t {", 1)[1].split("};", 1)[0]
+    fields = sum(len(ln.split("//")[0].split(";")[0].split(",")) for ln in layer_t.splitlines()
+                 if ln.strip().startswith(("int ", "word_t ")))
+    assert mem["LTAB"].width == 32 * fields and mem["LTAB"].depth == _config(cfg, "NUM_LAYERS")
     assert "HLS BIND_STORAGE variable=PMUL type=rom_1p impl=lutram" in files["unet_top.cpp"]
     assert est.ramb36 == sum(m.ramb18 for m in est.memories) / 2 > 0
     assert est.multiplier_count == pin * pout + pout

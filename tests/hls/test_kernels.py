@@ -222,10 +222,10 @@ def _render_library(d, lanes, cases, extra=None):
     pin, pout = lanes
     A = max(pin, pout)
     dp = {k: max([c[k] for c in cases] + [2]) for k in ("acc_bits", "mul_bits", "bias_bits", "prod_bits")}
-    wbits = hls_project.weight_word_bits(pin * pout * 5)
+    wbits, ww = hls_project.weight_words(pin * pout * 5)
     ctx = {"banner": "kernel test", "in_c": 1, "in_h": 1, "in_w": 1, "num_classes": 1, "rows": [None], "run_layers": 1,
            "head": 0, "pin": pin, "pout": pout, "a": A, "log2a": A.bit_length() - 1, "weight_bits": 5,
-           "wword_bits": wbits, "ww": -(-pin * pout * 5 // wbits), "in_base": 0, "acc_trace_size": 1,
+           "wword_bits": wbits, "ww": ww, "in_base": 0, "acc_trace_size": 1,
            "out_trace_size": 1, "opcodes": regmap.OPCODES, "dp": dp, "max_iters": 1 << 20, **(extra or {})}
     ctx.setdefault("act_words", 1)
     ctx.setdefault("w_words", 1)

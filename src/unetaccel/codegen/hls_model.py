@@ -105,14 +105,15 @@ class Estimate:
         return sum(n for n, _ in self.multipliers.values())
 
 
-def estimate(ir: IR, lanes=(8, 8)) -> Estimate:
-    """The model of the HLS project `generate` writes for this IR and these lanes (class-map mode)."""
-    from .hls_project import engine_rows, weight_word_bits  # (hls_project renders this model in its README)
+def estimate(ir: IR, lanes=(8, 8), engine=None) -> Estimate:
+    """The model of the HLS project `generate` writes for this IR and these lanes (class-map mode);
+    `engine`: hls_project.engine_rows(ir, lanes) when the caller has it already."""
+    from .hls_project import LTAB_FIELDS, engine_rows, weight_words  # (hls_project renders this model)
     from .layout import max_weight_bits
     pin, pout = check_lanes(lanes)
     A = max(pin, pout)
     ops = regmap.OPCODES
-    steps, base, depth, rows, weights, mul, _, _ = engine_rows(ir, lanes)
+    steps, base, depth, rows, weights, mul, _, _ = engine if engine is not None else engine_rows(ir, lanes)
     est = Estimate((pin, pout))
     in_c, in_h, in_w = ir.tensors[ir.input].shape
     est.loops.append(Loop("stream in", "image", "IMG_IN", in_c * in_h * in_w, 1, pipeline_depth("IMG_IN", pin), 0))
@@ -125,8 +126,7 @@ def estimate(ir: IR, lanes=(8, 8)) -> Estimate:
                           pipeline_depth("CLASSES_OUT", pin), 0))
     wb = max_weight_bits(ir)
     dp = datapath_widths(ir)
-    wword = weight_word_bits(pin * pout * wb)
-    ww = -(-pin * pout * wb // wword)
+    wword, ww = weight_words(pin * pout * wb)
     est.memories = [
         Memory("amem0", 8, (max(1, depth) + 1) // 2, A, "bram", False,
                f"activations, even words: {A} byte-wide memories (a word's lanes)"),
@@ -136,7 +136,7 @@ def estimate(ir: IR, lanes=(8, 8)) -> Estimate:
         Memory("PMUL", 32, max(1, len(mul)), pout, "lutram", True, "BatchNorm multipliers"),
         Memory("PBIAS", 32, max(1, len(mul)), pout, "lutram", True, "biases"),
         Memory("PSHIFT", 8, max(1, len(mul)), pout, "lutram", True, "shifts"),
-        Memory("LTAB", 32 * 31, len(rows), 1, "lutram", True, "the layer table"),
+        Memory("LTAB", 32 * len(LTAB_FIELDS), len(rows), 1, "lutram", True, "the layer table"),
     ]
     est.multipliers = {"MAC array (mac_layer: LANES_OUT x LANES_IN)": (pin * pout, f"{wb} x 8 bits"),
                        "BatchNorm acc x mul (mac_layer: REQUANT)": (pout, f"{dp['acc_bits']} x {dp['mul_bits']} bits")}

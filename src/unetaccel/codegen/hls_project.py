@@ -196,15 +196,21 @@ def weight_word_bits(word_bits: int) -> int:
     return min((32, 16, 8), key=lambda w: (-(-word_bits // w) * w, -w))
 
 
+def weight_words(word_bits: int) -> tuple[int, int]:
+    """(WWORD_BITS, WW): the native word a weight word of `word_bits` bits is packed into and how many."""
+    wbits = weight_word_bits(word_bits)
+    return wbits, -(-word_bits // wbits)
+
+
 def weight_rom(weights: np.ndarray, bits: int) -> np.ndarray:
     """Weight words (n, POUT, PIN) -> WROM (n, WW) of weight_word_bits() native words: lane
     po * PIN + pi at bits [lane * bits, (lane + 1) * bits) of the little-endian word, two's complement."""
     n = len(weights)
     lanes = int(np.prod(weights.shape[1:]))
-    wbits = weight_word_bits(lanes * bits)
+    wbits, ww = weight_words(lanes * bits)
     packed = _pack(weights.reshape(n, lanes), bits)  # (n, bytes), lane 0 in the low bits
-    packed = np.pad(packed, ((0, 0), (0, -packed.shape[1] % (wbits // 8))))
-    return np.ascontiguousarray(packed).view(f"<u{wbits // 8}").reshape(n, -1).astype(np.int64)
+    packed = np.pad(packed, ((0, 0), (0, ww * wbits // 8 - packed.shape[1])))
+    return np.ascontiguousarray(packed).view(f"<u{wbits // 8}").reshape(n, ww).astype(np.int64)
 
 
 def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: float = DEFAULT_CLOCK_NS,
@@ -231,12 +237,12 @@ def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: fl
     in_c, in_h, in_w = T[ir.input].shape
     if tuple(T[ir.logits].shape) != (ir.num_classes, in_h, in_w):
         raise IRError(f"HLS generator: the logits must have the input's size {in_h}x{in_w}")
-    steps, base, depth, rows, weights, mul, bias, shift = engine_rows(ir, lanes)
+    engine = engine_rows(ir, lanes)
+    steps, base, depth, rows, weights, mul, bias, shift = engine
     wb = max_weight_bits(ir)
     dp = datapath_widths(ir)
     wrom = weight_rom(weights, wb)
-    wword_bits = weight_word_bits(pin * pout * wb)
-    ww = -(-pin * pout * wb // wword_bits)
+    wword_bits, ww = weight_words(pin * pout * wb)
     if not len(wrom):
         wrom = np.zeros((1, ww), np.int64)
     if not len(mul):
@@ -266,8 +272,6 @@ def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: fl
             add(s.output, "logits", base[s.output])
         else:
             add(s.output, "act", base[s.output])
-    if trace_table[-1]["name"] != ir.classes or trace_table[-2]["name"] != ir.logits:
-        raise IRError("HLS generator: the network must end with the logits conv followed by argmax")
     for r in rows:
         r["cells"] = [str(int(r[f])) + ("u" if f.startswith("reg_") else "") for f in LTAB_FIELDS]
         r["doc"] = f"{r['kind']} '{r['name']}'"
@@ -294,7 +298,7 @@ def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: fl
     }
     ctx["hls_regmap_h"] = hls_regmap_header(ctx["banner"])
     ctx["dim_offset"] = next(p["offset"] for p in ports if p["name"] == "dim")
-    ctx["estimate_md"] = hls_model.markdown(hls_model.estimate(ir, lanes), clock_ns)
+    ctx["estimate_md"] = hls_model.markdown(hls_model.estimate(ir, lanes, engine), clock_ns)
     files = {name: render(f"hls_project/{name}.j2", ctx) for name in TEMPLATES}
     files["trace.json"] = json.dumps({"ir": ir_file, "tensors": [t["name"] for t in trace_table]}, indent=1) + "\n"
     return files
