@@ -44,7 +44,7 @@ def test_real_units_of_ir_tensors():
     """The report compares the hardware with the float model in real units: q * 2^-f, with one f per
     channel for accumulators and one per tensor for activation codes."""
     from unetaccel.ir import randnet
-    from unetaccel.report import _real
+    from unetaccel.reporting import _real
     net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=3)
     acc = next(t for t in net.tensors.values() if t.type.per_channel)
     act = next(t for t in net.tensors.values() if not t.type.per_channel)

@@ -157,6 +157,6 @@ def rtlsim(ir, images, build="build", lanes=(8, 8)) -> RtlResult:
 
 
 def report(run, images: int = 2, hw="ref,csim,rtl", clock_mhz: float = 100.0, out=None, build=None):
-    """`unetaccel report` (unetaccel.report.make_report): a ReportResult with .out, .figures, .files."""
-    from .report import make_report
+    """`unetaccel report` (unetaccel.reporting.make_report): a ReportResult with .out, .figures, .files."""
+    from .reporting import make_report
     return make_report(run, images=images, hw=hw, clock_mhz=clock_mhz, out=out, build=build)

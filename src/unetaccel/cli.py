@@ -392,7 +392,7 @@ def report(run: Path = typer.Option(..., help="RUN folder (float.pt, quant.pt, m
     def body():
         import logging
 
-        from .report import make_report
+        from .reporting import make_report
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         r = make_report(run, images=images, hw=hw, clock_mhz=clock_mhz, out=out, build=build,
                         lanes=parse_lanes(lanes))
@@ -470,7 +470,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         fsic = _demo_fsic(out, imgs)
         import logging
 
-        from .report import make_report
+        from .reporting import make_report
         typer.echo(f"[6/6] report: float vs W5A8 hardware on the validation split -> {out / 'report'}")
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         rep = make_report(out, images=1, hw="ref,csim,rtl" + (",fsic" if fsic else ""))

@@ -468,7 +468,7 @@ def check_report(rep, run, rtl: bool):
     report.json's figures (formatted by report.fmt)."""
     import json
 
-    from unetaccel.report import fmt
+    from unetaccel.reporting import fmt
     for f in ("report.md", "report.json", "overlays.png", "sqnr.png", "confusion.png", "iou.png"):
         assert (rep / f).is_file() and (rep / f).stat().st_size > 0, f
     fig = json.loads((rep / "report.json").read_text())

@@ -26,7 +26,7 @@ import numpy as np
 from .errors import UnetaccelError
 from .scores import agreement, confusion, metrics_from_confusion, sqnr_db
 
-log = logging.getLogger("unetaccel.report")
+log = logging.getLogger("unetaccel.reporting")
 
 HW_RUNGS = ("ref", "csim", "rtl", "fsic")  # fsic: FSIC's subsystem with our user project (FSIC_FPGA_ROOT)
 DEFAULT_IMAGES = 2
