@@ -9,6 +9,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.unetaccel-installed
 OUT    ?= runs/demo
+# options for `unetaccel demo`, e.g. make demo ARGS="--epochs 2 --widths 4,8,16 --size 32x32"
+ARGS   ?=
 
 .PHONY: demo test install tools clean
 
@@ -37,7 +39,7 @@ $(STAMP): pyproject.toml requirements.txt
 export FSIC_FPGA_ROOT ?= $(wildcard $(CURDIR)/../shared/fsic_fpga)
 
 demo: $(STAMP)
-	$(VENV)/bin/unetaccel demo --out $(OUT)
+	$(VENV)/bin/unetaccel demo --out $(OUT) $(ARGS)
 
 # lint (ruff), types (mypy on ir and codegen), then the suite on every core (pytest-xdist; a test
 # file's tests stay on one worker, session builds are shared through file locks)

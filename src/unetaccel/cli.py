@@ -12,32 +12,99 @@ Every command that compares rungs prints `mismatches: N` as its last line. Exit 
 """
 from __future__ import annotations
 
+import logging
+import os
 import traceback
+import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from . import __version__
 from .codegen.layout import BOARD_PART
 from .errors import UnetaccelError
 from .options import parse_lanes, parse_mult, parse_size
+from .threads import ENV as THREADS_ENV
+from .threads import check_threads
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
 
-_options = {"debug": False}
+_options = {"debug": False, "verbose": False}
+
+#: Warnings of the libraries underneath that say nothing to a user of unetaccel (shown with -v).
+QUIET_WARNINGS = ("fast_hadamard_transform package not found", "brevitas.fx is deprecated")
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"unetaccel {__version__}")
+        raise typer.Exit(0)
+
+
+def _threads(value: Optional[str]):
+    if value is not None:
+        try:
+            os.environ[THREADS_ENV] = str(check_threads(value, f"--threads {value}"))
+        except UnetaccelError as e:
+            raise typer.BadParameter(str(e)) from None
+    return value
 
 
 @app.callback()
 def _global_options(debug: bool = typer.Option(False, "--debug", help="print the traceback of user errors too "
-                                                                     "(bad input, missing files or tools)")):
+                                                                     "(bad input, missing files or tools)"),
+                    verbose: bool = typer.Option(False, "--verbose", "-v", help="print every step's detail lines "
+                                                 "and the libraries' warnings (tool logs stay in BUILD/logs)"),
+                    threads: Optional[str] = typer.Option(None, "--threads", callback=_threads, metavar="N",
+                                                          help=f"torch threads (default: ${THREADS_ENV}, else the "
+                                                               "cores this process may use)"),
+                    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                                 help="print the version and exit")):
     """Train a tiny UNet, quantize it to W5A8, compile it to C/HLS and Verilog, and verify every rung bit for bit.
 
-    Exit codes: 0 done, 1 mismatches, 2 bad input or a missing tool, 3 an internal error (a bug: please report it)."""
-    _options["debug"] = debug
+    Exit codes: 0 done, 1 mismatches, 2 bad input or a missing tool, 3 an internal error (a bug: please report it).
+    Simulator, compiler and build output goes to BUILD/logs; a failed step names its log."""
+    _options["debug"], _options["verbose"] = debug, verbose
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("unetaccel").setLevel(logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        for text in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=text)
+
+
+def _detail(*parts) -> None:
+    """A detail line (a build, a generation, a per-tensor verdict): printed with -v only."""
+    if _options["verbose"]:
+        typer.echo(" ".join(map(str, parts)))
 
 
 class CliError(UnetaccelError):
     """A bad command-line option or argument; the message names it."""
+
+
+def check_writable(folder: Path, option: str, shown: Optional[Path] = None) -> Path:
+    """Fail before any work when the output folder could not be made or written in (a file in the
+    way, a read-only file system, no permission): a user error naming the option and what the user
+    passed (`shown`, default the folder). Makes nothing."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        why = f"{probe} is a file, not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        why = f"{probe} is not writable" + (" (read-only file system)" if _read_only(probe) else "")
+    else:
+        return folder
+    raise CliError(f"{option} {shown or folder}: cannot write there: {why}")
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _oserror_line(e: OSError) -> str:
@@ -150,6 +217,7 @@ def train(dataset: str = typer.Option("synthetic", help="synthetic | voc | camvi
         from .model.metrics import ClassWeightsError
         from .model.train import TrainConfig, train as do_train
         cw = parse_class_weights(class_weights)
+        check_writable(out, "--out")
         cfg = TrainConfig(dataset=dataset, data_root=str(data_root) if data_root else None,
                           widths=parse_widths(widths), classes=classes, size=parse_size(size), epochs=epochs,
                           batch_size=batch_size, lr=check_lr(lr), beta=beta, class_weights=cw, seed=seed,
@@ -175,6 +243,7 @@ def quantize(checkpoint: Path = typer.Option(..., help="RUN/float.pt"),
     """W5A8 QAT from a float checkpoint; writes the IR, the QONNX file and val.npz; checks Brevitas == reference."""
     def body():
         from .quant.job import quantize as do_quantize
+        check_writable(out, "--out")
         m = do_quantize(checkpoint, out, epochs=epochs, seed=seed, lr=check_lr(lr), val_images=val_images,
                         weight_bits=weight_bits, act_bits=act_bits, train_length=train_length,
                         val_length=val_length)
@@ -238,6 +307,9 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
         from .palette import palette
         if hw not in ("ref", "csim", "rtl"):
             raise CliError(f"--hw {hw!r}: one of ref, csim, rtl")
+        if out.suffix.lower() != ".png":
+            raise CliError(f"--out {out}: the class map is written as a PNG picture; name it OUT.png")
+        check_writable(out.parent, "--out", out)
         overlap = tiling.parse_tile(tile)
         net = irmod.load(ir)
         if not image.is_file():
@@ -286,22 +358,32 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              lanes: str = typer.Option("8x8", help="PINxPOUT parallelism (unroll factors / MAC lanes)"),
-             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl"),
+             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl and vivado.tcl; a lane shape whose "
+                                                       "estimate exceeds a known part's block RAM or DSPs is warned of"),
              clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
              out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
              mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "
                                                   "output lanes' products: half the DSP48E1s)")):
-    """Generate the C/HLS project (BUILD/hls) from the IR."""
+    """Generate BUILD/hls (the C/HLS project for Vitis HLS), BUILD/rtl (the Verilog accelerator) and
+    BUILD/fsic (the accelerator as FSIC's user project 0, with its firmware) from the IR."""
     def body():
         from . import ir as irmod
         from .codegen import generate as gen
+        from .codegen.hls_model import estimate
+        from .codegen.layout import over_part
         net = irmod.load(ir)
         if not clock_ns > 0:
             raise CliError(f"--clock-ns {clock_ns}: the clock period must be positive")
-        files = gen(net, out, lanes=parse_lanes(lanes), part=part, clock_ns=clock_ns, ir_file=ir.name,
-                    mult=parse_mult(mult))
+        ln = parse_lanes(lanes)
+        check_writable(out, "--out")
+        files = gen(net, out, lanes=ln, part=part, clock_ns=clock_ns, ir_file=ir.name, mult=parse_mult(mult))
         for target, fs in files.items():
             typer.echo(f"{target}: {len(fs)} files in {out / target}")
+        est = estimate(net, ln)
+        over = over_part({"RAMB36": est.ramb36, "DSP48E1": est.multiplier_count}, part)
+        if over:
+            typer.echo(f"warning: at {lanes} lanes the estimate needs {', '.join(over)} ({part}): this lane "
+                       "shape does not fit the part; choose fewer lanes or a larger part", err=True)
     _run(body)
 
 
@@ -390,17 +472,19 @@ def report(run: Path = typer.Option(..., help="RUN folder (float.pt, quant.pt, m
     Dice, agreement, per-layer SQNR, confusion matrices, cycles and frames per second, area;
     report.md, report.json and pictures. The C simulation and the RTL must equal the reference."""
     def body():
-        import logging
 
         from .reporting import make_report
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        if out or run.is_dir():  # a missing run folder is make_report's error, not a folder to make
+            check_writable(out or run / "report", "--out")
         r = make_report(run, images=images, hw=hw, clock_mhz=clock_mhz, out=out, build=build,
                         lanes=parse_lanes(lanes))
         m = r.figures["metrics"]
         _table("accuracy (validation split)", ["model", "pixel acc", "mIoU", "mean Dice"],
                [(name, _fmt(m[key]["pixel_accuracy"]), _fmt(m[key]["mean_iou"]), _fmt(m[key]["mean_dice"]))
-                for key, name in (("float", "float"), ("w5a8", "Brevitas W5A8"), ("hardware", "hardware"))])
-        typer.echo(f"hardware agrees with float on {100 * r.figures['agreement']['agree']:.2f}% of the pixels")
+                for key, name in (("float", "float"), ("w5a8", "Brevitas W5A8"),
+                                  ("hardware", "simulated hardware (integer)"))])
+        typer.echo(f"the simulated hardware agrees with the float model on {100 * r.figures['agreement']['agree']:.2f}% "
+                   "of the pixels")
         cy = r.figures["cycles"]
         if cy:
             typer.echo(f"RTL: {cy['mean']:,.0f} cycles an inference, {cy['fps']:.1f} frames/s at {clock_mhz:g} MHz")
@@ -416,20 +500,22 @@ def _demo_fsic(out: Path, imgs) -> dict | None:
     """demo's last rung: the image through FSIC's subsystem (Verilator --timing: seconds; the chip
     level under Icarus takes close to an hour at 64x64, see the README), when a FSIC checkout is
     set; else it says how to get one."""
-    import os
-
     from .fsic import system
     if not os.environ.get(system.ENV):
         typer.echo(f"[5/6] FSIC system: skipped, {system.ENV} is not set ({system.HOW_TO_GET})")
         return None
     typer.echo(f"[5/6] FSIC user project 0 in FSIC's subsystem ({os.environ[system.ENV]}), Verilator, vs "
                "reference (1 image)")
-    sub = system.Subsystem(out / "model.json", out / "build", simulator="verilator", log=lambda *a: None)
-    (r,) = sub.network(imgs[:1], log=lambda *a: None)
+    sub = system.Subsystem(out / "model.json", out / "build", simulator="verilator", log=_detail)
+    (r,) = sub.network(imgs[:1], log=_detail)
     bad = r["mismatches"] + (r["cycles"] != r["rtl_cycles"])
-    typer.echo(f"FSIC: {r['mismatches']} mismatching bytes, {r['cycles']:,} cycles (read over Wishbone; the "
+    typer.echo(f"      FSIC: {r['mismatches']} mismatching bytes, {r['cycles']:,} cycles (read over Wishbone; the "
                f"accelerator counted {r['rtl_cycles']:,}), {r['seconds']:.1f} s")
     return {"bytes": r["bytes"], "mismatches": bad}
+
+
+def _scores(m: dict) -> str:
+    return f"pixel acc {_fmt(m['pixel_accuracy'])}, mIoU {_fmt(m['mean_iou'])}"
 
 
 @app.command()
@@ -441,60 +527,69 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          val_length: Optional[int] = typer.Option(None, min=4, help="validation images (default 128; the C "
                                                                       "simulation takes 4 of them)")):
     """The main job: train on the synthetic dataset, quantize to W5A8, generate the HLS project and
-    the RTL, verify Brevitas == reference == C simulation == RTL, print the metrics."""
+    the RTL, verify Brevitas == reference == C simulation == RTL, score it against the float model.
+    One line a step; the simulators' logs go to RUN/build/logs (-v prints the details)."""
     def body():
+        from . import ir as irmod
         from .hls import csim as cs
+        from .ir.data import load_val
         from .model.train import TrainConfig, train as do_train
         from .quant.job import quantize as do_quantize
+        from .reporting import make_report
+        from .rtl_sim.runner import simulate
         cfg = TrainConfig(epochs=epochs, seed=seed, widths=parse_widths(widths), size=parse_size(size),
                           train_length=train_length, val_length=val_length)
-        typer.echo(f"[1/6] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
+        check_writable(out, "--out")
+        say = typer.echo
+        say(f"[1/6] training the float UNet on the synthetic dataset ({epochs} epochs) -> {out}")
         m = do_train(cfg, out)
-        typer.echo(f"[2/6] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
+        say(f"      float: {_scores(m['val'])} ({m['seconds']:.0f} s)")
+        say(f"[2/6] W5A8 quantization ({qat_epochs} QAT epochs), export, Brevitas vs reference")
         q = do_quantize(out / "float.pt", out, epochs=qat_epochs, seed=seed, train_length=train_length,
-                        val_length=val_length)
-        typer.echo(f"[3/6] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
-        reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=lambda *a: None)
-        csim_mism = cs.print_report(reports)
-        from . import ir as irmod
-        from .ir.data import load_val
-        from .rtl_sim.runner import simulate
-        typer.echo(f"[4/6] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
+                        val_length=val_length, log=_detail)
+        ex = q["exactness"]
+        brevitas_values = sum(r["values"] for r in ex["tensors"])
+        say(f"      W5A8: {_scores(q['w5a8'])}; Brevitas vs reference: {ex['mismatches']} mismatches in "
+            f"{brevitas_values:,} values ({ex['images']} images)")
+        say(f"[3/6] C/HLS project in {out / 'build' / 'hls'}, C simulation vs reference (4 images)")
+        reports = cs.run(out / "model.json", out / "build", images=4, modes=("native",), log=_detail)
+        if _options["verbose"]:
+            cs.print_report(reports)
+        csim_mism = sum(r.mismatches for r in reports)
+        csim_values = sum(v[0] + v[1] for r in reports for v in r.tensors.values())
+        say(f"      C simulation: {csim_mism} mismatches in {csim_values:,} values, every layer")
+        say(f"[4/6] RTL in {out / 'build' / 'rtl'} (8x8 lanes), Verilator + cocotb vs reference (1 image)")
         net = irmod.load(out / "model.json")
         imgs, _ = load_val(out / "model.json", net, 1)
-        rtl = simulate(out / "model.json", imgs, out / "build", log=lambda *a: None)
+        rtl = simulate(out / "model.json", imgs, out / "build", log=_detail)
         rtl_mism = sum(r["mismatches"] for r in rtl["images"])
         rtl_cycles = rtl["images"][0]["cycles"]
-        typer.echo(f"RTL: {rtl_mism} mismatching bytes, {rtl_cycles:,} cycles "
-                   f"(ideal {sum(r['macs'] for r in irmod.summary(net)) / 64:,.0f} at 64 MACs a cycle), simulated in {rtl['seconds']:.1f} s")
+        say(f"      RTL: {rtl_mism} mismatching bytes, {rtl_cycles:,} cycles (ideal "
+            f"{sum(r['macs'] for r in irmod.summary(net)) / 64:,.0f} at 64 MACs a cycle), {rtl['seconds']:.1f} s")
         fsic = _demo_fsic(out, imgs)
-        import logging
-
-        from .reporting import make_report
-        typer.echo(f"[6/6] report: float vs W5A8 hardware on the validation split -> {out / 'report'}")
-        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        say(f"[6/6] report: float vs simulated W5A8 hardware on the validation split -> {out / 'report'}")
         rep = make_report(out, images=1, hw="ref,csim,rtl" + (",fsic" if fsic else ""))
-        print_metrics("float UNet, synthetic validation", m["val"])
-        rows = [("float", _fmt(q["float"]["pixel_accuracy"]), _fmt(q["float"]["mean_iou"])),
-                ("W5A8", _fmt(q["w5a8"]["pixel_accuracy"]), _fmt(q["w5a8"]["mean_iou"]))]
-        _table("float vs W5A8 (synthetic validation)", ["metric", "pixel acc", "mIoU"], rows)
-        ex = q["exactness"]
+        fm = rep.figures["metrics"]
+        _table(f"accuracy on {rep.figures['val_images']} synthetic validation images",
+               ["model", "pixel acc", "mIoU", "mean Dice"],
+               [(name, _fmt(fm[key]["pixel_accuracy"]), _fmt(fm[key]["mean_iou"]), _fmt(fm[key]["mean_dice"]))
+                for key, name in (("float", "float"), ("w5a8", "Brevitas W5A8"),
+                                  ("hardware", "simulated hardware (integer)"))])
         _table("verification ladder", ["rung", "compared with", "values", "mismatches"],
-               [("Brevitas W5A8 (float64)", "NumPy reference", sum(r["values"] for r in ex["tensors"]),
-                 ex["mismatches"]),
-                ("C simulation", "NumPy reference", sum(v[0] + v[1] for r in reports for v in r.tensors.values()),
-                 csim_mism),
-                ("RTL (Verilator)", "NumPy reference", sum(r["expected_bytes"] for r in rtl["images"]), rtl_mism),
-                *([("FSIC subsystem (Verilator)", "NumPy reference", fsic["bytes"], fsic["mismatches"])] if fsic else [])])
-        hwm = rep.figures["metrics"]["hardware"]
-        typer.echo(f"hardware (W5A8 integer) on {rep.figures['val_images']} validation images: pixel acc "
-                   f"{_fmt(hwm['pixel_accuracy'])}, mIoU {_fmt(hwm['mean_iou'])}; agrees with float on "
-                   f"{100 * rep.figures['agreement']['agree']:.2f}% of the pixels")
-        typer.echo(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls, "
-                   "build/rtl" + (", build/fsic" if fsic else ""))
-        typer.echo(f"report: {rep.out / 'report.md'}")
+               [("Brevitas W5A8 (float64)", "NumPy reference", f"{brevitas_values:,}", ex["mismatches"]),
+                ("C simulation", "NumPy reference", f"{csim_values:,}", csim_mism),
+                ("RTL (Verilator)", "NumPy reference", f"{sum(r['expected_bytes'] for r in rtl['images']):,}",
+                 rtl_mism),
+                *([("FSIC subsystem (Verilator)", "NumPy reference", f"{fsic['bytes']:,}", fsic["mismatches"])]
+                  if fsic else [])])
+        say(f"the simulated hardware's class map agrees with the float model's on "
+            f"{100 * rep.figures['agreement']['agree']:.2f}% of the pixels")
+        say(f"artifacts in {out}: float.pt, model.onnx, model.json/.npz, val.npz, plots, build/hls, "
+            "build/rtl" + (", build/fsic" if fsic else ""))
+        say(f"tool logs: {out / 'build' / 'logs'}")
+        say(f"report: {rep.out / 'report.md'}")
         total = ex["mismatches"] + csim_mism + rtl_mism + (fsic["mismatches"] if fsic else 0) + rep.mismatches
-        typer.echo(f"mismatches: {total}")
+        say(f"mismatches: {total}")
         raise typer.Exit(1 if total else 0)
     _run(body)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import UnetaccelError
 from .scores import agreement, confusion, metrics_from_confusion, sqnr_db
+from .threads import apply_torch_threads
 
 log = logging.getLogger("unetaccel.reporting")
 
@@ -101,6 +102,7 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
     from .model.train import TrainConfig, build_datasets, load_checkpoint, sample_batch, to_input
     from .quant.qmodel import from_float
 
+    apply_torch_threads()
     run = Path(run)
     hw = parse_rungs(hw if isinstance(hw, str) else ",".join(hw))
     if images < 1:
@@ -194,6 +196,7 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
                                 sum(int(r["mismatches"]) + int(r["cycles"] != r["rtl_cycles"]) for r in rs),
                                 time.time() - t, [int(r["cycles"]) for r in rs]))
     area = _area(run, lanes)
+    fit = part_fit(net, lanes)
 
     figures = {
         "run": str(run), "ir": str(ir_path), "dataset": cfg.dataset, "val_images": int(len(x)),
@@ -201,7 +204,7 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
         "metrics": {m: {"pixel_accuracy": s["pixel_accuracy"], "mean_iou": s["mean_iou"], "mean_dice": s["mean_dice"],
                         "iou": s["iou"], "dice": s["dice"]} for m, s in scores.items()},
         "agreement": agree, "confusion": {m: cm.tolist() for m, cm in cms.items()}, "layers": layers,
-        "hardware_checks": [vars(c) for c in checks], "cycles": cycles, "area": area,
+        "hardware_checks": [vars(c) for c in checks], "cycles": cycles, "area": area, "fit": fit,
         "seconds": None,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -212,6 +215,17 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
     files += [out / "report.json", out / "report.md"]
     log.info("report in %s (%.1f s)", out, figures["seconds"])
     return ReportResult(out, figures, files, checks)
+
+
+def part_fit(net, lanes, part: str | None = None) -> dict:
+    """The HLS estimate at these lanes against the board's part (what `generate` warns of)."""
+    from .codegen.hls_model import estimate
+    from .codegen.layout import BOARD_PART, over_part, part_resources
+    part = part or BOARD_PART
+    est = estimate(net, lanes)
+    needs = {"RAMB36": est.ramb36, "DSP48E1": est.multiplier_count}
+    return {"lanes": f"{lanes[0]}x{lanes[1]}", "part": part, "needs": needs, "has": part_resources(part),
+            "over": over_part(needs, part)}
 
 
 def _area(run: Path, lanes) -> dict:
@@ -225,7 +239,7 @@ def _area(run: Path, lanes) -> dict:
                 r = rows[0]
                 return {"source": str(cand), "lanes": key, **{c: r[c] for c in ("LUT", "FF", "DSP", "BRAM36", "BRAM18")
                                                              if c in r}}
-    return {"missing": True, "how": "run `.venv/bin/python benchmarks/bench_rtl_area.py --ir RUN/model.json "
+    return {"missing": True, "how": f"run `.venv/bin/python benchmarks/bench_rtl_area.py --ir {run / 'model.json'} "
                                     f"--lanes {key}` (Yosys synth_xilinx; it writes benchmarks/results/rtl_area.json)"}
 
 
@@ -256,25 +270,32 @@ def fmt(v, nd: int = 4) -> str:
 
 def markdown(fig: dict, pictures: dict) -> str:
     m = fig["metrics"]
-    lines = ["# W5A8 hardware against the float model", "",
-             f"Run `{fig['run']}`, {fig['dataset']} validation split: {fig['val_images']} images. The hardware's class "
-             "maps are the integer reference's (the spec) on every image; the C simulation and the RTL equal it "
-             "on the images below.", "",
+    lines = ["# Simulated W5A8 hardware against the float model", "",
+             f"Run `{fig['run']}`, {fig['dataset']} validation split: {fig['val_images']} images. \"Simulated "
+             "hardware\" is the accelerator's integer arithmetic: its class maps are the NumPy integer reference's "
+             "(the spec) on every image, and the C simulation and the RTL simulation equal it on the images of the "
+             "Hardware section below. No board ran.", "",
              "## Accuracy", "", "| model | pixel accuracy | mIoU | mean Dice |", "|---|---|---|---|"]
-    for key, label in (("float", "float"), ("w5a8", "Brevitas W5A8"), ("hardware", "hardware (W5A8 integer)")):
+    for key, label in (("float", "float"), ("w5a8", "Brevitas W5A8"), ("hardware", "simulated hardware (W5A8 integer)")):
         lines.append(f"| {label} | {fmt(m[key]['pixel_accuracy'])} | {fmt(m[key]['mean_iou'])} | "
                      f"{fmt(m[key]['mean_dice'])} |")
     a = fig["agreement"]
-    lines += ["", f"The hardware's class map agrees with the float model's on **{fmt(a['agree'])}** of the pixels.", "",
+    lines += ["", f"The simulated hardware's class map agrees with the float model's on **{fmt(a['agree'])}** of the "
+              "pixels.", "",
               "| class | IoU float | IoU hardware | Dice float | Dice hardware | agreement with float |",
               "|---|---|---|---|---|---|"]
     for c in fig["classes"]:
         lines.append(f"| {c} | {fmt(m['float']['iou'][c])} | {fmt(m['hardware']['iou'][c])} | "
                      f"{fmt(m['float']['dice'][c])} | {fmt(m['hardware']['dice'][c])} | {fmt(a['per_class'][c])} |")
     lines += ["", f"![per-class IoU]({pictures.get('iou', 'iou.png')})", "",
-              f"![image, truth, float, hardware]({pictures.get('overlays', 'overlays.png')})", "",
+              f"![image, truth, float, simulated hardware]({pictures.get('overlays', 'overlays.png')})", "",
               "## Per layer", "", f"SQNR of each hardware tensor against the float model's, in real units, over "
-              f"the first {fig['sqnr_images']} validation images (inf: no error).", "",
+              f"the first {fig['sqnr_images']} validation images (inf: no error). SQNR = 10 log10(signal power / "
+              "error power): 0 dB means the difference from the float tensor is as large as the tensor itself, and "
+              "a negative SQNR means it is larger. Rounding alone gives high values; low or negative ones deep in "
+              "the network mean the W5A8 model's tensors went their own way there, which quantization-aware "
+              "training does (its weights were fine-tuned apart from the float model's), and need not cost "
+              "accuracy: compare the accuracy table above.", "",
               "| tensor | op | bits | SQNR dB |", "|---|---|---|---|"]
     for r in fig["layers"]:
         lines.append(f"| {r['tensor']} | {r['op']} | {r['bits']} | {fmt(r['sqnr_db'], 2)} |")
@@ -291,6 +312,12 @@ def markdown(fig: dict, pictures: dict) -> str:
                      f"({fmt(cy['ms'], 3)} ms) at {fmt(cy['clock_mhz'], 0)} MHz.")
     else:
         lines.append("RTL cycles: not measured (the report ran without `--hw rtl`).")
+    ft = fig.get("fit")
+    if ft:
+        verdict = (f"**does not fit**: {', '.join(ft['over'])}; choose fewer lanes" if ft["over"]
+                   else f"fits ({ft['has']['RAMB36']} RAMB36, {ft['has']['DSP48E1']} DSP48E1)")
+        lines += ["", f"Estimate at {ft['lanes']} lanes (the HLS project's model): {fmt(ft['needs']['RAMB36'], 1)} RAMB36, "
+                  f"{ft['needs']['DSP48E1']} multipliers; on the {ft['part']} it {verdict}."]
     ar = fig["area"]
     lines.append("")
     if ar.get("missing"):
@@ -308,8 +335,9 @@ def _plots(out: Path, x, y, float_cls, hw_cls, fig: dict, k: int) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from .model.train import plot_overlays
-    files = [plot_overlays(x[:4], y[:4], {"float": float_cls[:4], "hardware": hw_cls[:4]}, k, out / "overlays.png")]
     names = fig["classes"]
+    files = [plot_overlays(x[:4], y[:4], {"float": float_cls[:4], "simulated hardware": hw_cls[:4]}, k,
+                           out / "overlays.png", class_names=names)]
     # per-layer SQNR
     layers = fig["layers"]
     vals = [r["sqnr_db"] if math.isfinite(r["sqnr_db"]) else 0.0 for r in layers]
@@ -318,7 +346,7 @@ def _plots(out: Path, x, y, float_cls, hw_cls, fig: dict, k: int) -> list[Path]:
     ax.set_xticks(range(len(layers)))
     ax.set_xticklabels([r["tensor"] for r in layers], rotation=90, fontsize=7)
     ax.set_ylabel("SQNR vs float (dB)")
-    ax.set_title("hardware vs float, per IR tensor (blue: conv accumulators)")
+    ax.set_title("simulated hardware vs float, per IR tensor (blue: conv accumulators; below 0 dB: error > signal)")
     f.tight_layout()
     f.savefig(out / "sqnr.png", dpi=110)
     plt.close(f)
@@ -348,7 +376,7 @@ def _plots(out: Path, x, y, float_cls, hw_cls, fig: dict, k: int) -> list[Path]:
     f, ax = plt.subplots(figsize=(max(6, 0.4 * k), 3.6))
     pos = np.arange(k)
     ax.bar(pos - 0.2, fl, 0.4, label="float")
-    ax.bar(pos + 0.2, hw, 0.4, label="hardware")
+    ax.bar(pos + 0.2, hw, 0.4, label="simulated hardware")
     ax.set_xticks(pos)
     ax.set_xticklabels(names, rotation=90, fontsize=7)
     ax.set_ylabel("IoU")

@@ -88,3 +88,37 @@ def ap_types_include() -> Path:
     for cand in root.rglob("ap_int.h"):
         return cand.parent
     raise ToolMissing(f"hls4ml is installed at {root} but ap_int.h is not inside it")
+
+
+# ---- tool logs: a simulator's, compiler's or build's output goes to a file under BUILD/logs, never to the
+# console; a failure names the file and quotes its last lines.
+
+LOGS = "logs"
+TAIL_LINES = 12
+
+
+def log_file(build_dir, name: str) -> Path:
+    """BUILD/logs/NAME.log (the folder made): where a tool run's whole output is kept."""
+    folder = Path(build_dir) / LOGS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
+def write_log(path: Path, text: str) -> Path:
+    Path(path).write_text(text)
+    return Path(path)
+
+
+def log_tail(path: Path, lines: int = TAIL_LINES) -> str:
+    """The last lines of a log, each cut to 200 characters (for an error message)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(line[:200] for line in text.rstrip().splitlines()[-lines:])
+
+
+def failed(what: str, path: Path) -> str:
+    """'WHAT: see LOG; its last lines:' and the tail: the message of a tool run that failed."""
+    tail = log_tail(path)
+    return f"{what}: see {path}" + (f"; its last lines:\n{tail}" if tail else "")

@@ -27,5 +27,5 @@ def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.jso
     out = Path(out)
     return {"hls": generate_hls(ir, out / "hls", lanes=lanes, part=part or DEFAULT_PART, clock_ns=clock_ns,
                                 ir_file=ir_file),
-            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult),
+            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult, part=part or DEFAULT_PART),
             "fsic": generate_fsic(ir, out / "fsic", lanes=lanes, ir_file=ir_file)}

@@ -49,6 +49,31 @@ class Slot:
 #: The FPGA of FSIC's board (PYNQ-Z2): the default part of run_hls.tcl and vivado.tcl.
 BOARD_PART = "xc7z020clg400-1"
 
+#: What the parts we know offer (Xilinx DS190), by device name (a part name starts with it):
+#: generate warns when a lane shape's estimate needs more. Another part is not checked.
+PART_RESOURCES = {
+    "xc7z007s": {"RAMB36": 50, "DSP48E1": 66, "LUT": 14400},
+    "xc7z010": {"RAMB36": 60, "DSP48E1": 80, "LUT": 17600},
+    "xc7z020": {"RAMB36": 140, "DSP48E1": 220, "LUT": 53200},
+}
+
+
+def part_resources(part: str) -> dict | None:
+    """The resources of a known part (PART_RESOURCES), else None."""
+    for device, res in PART_RESOURCES.items():
+        if part.lower().startswith(device):
+            return res
+    return None
+
+
+def over_part(needs: dict, part: str) -> list[str]:
+    """'N RAMB36 of the part's M' for each resource of `needs` beyond the part's (empty: it fits,
+    or the part is not one we know)."""
+    have = part_resources(part)
+    if have is None:
+        return []
+    return [f"{needs[k]:g} {k} of the part's {have[k]:,}" for k in have if k in needs and needs[k] > have[k]]
+
 #: PIN and POUT (input and output channel lanes) the generators take: powers of two, so lane
 #: groups and word slices are shifts and masks in the RTL and the HLS kernels.
 SUPPORTED_LANES = (2, 4, 8, 16, 32)

@@ -478,10 +478,11 @@ def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
                       f"{wbits}-bit weight memory")
 
 
-def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp") -> dict[str, str]:
+def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp",
+             part: str = BOARD_PART) -> dict[str, str]:
     """BUILD/rtl's files, {path relative to the folder: text}: SystemVerilog sources, .mem files,
-    layout.json, the C register header and vivado.tcl (a Vivado project of the sources and .mem files).
-    mult: the multiplier style (MULTS; check_mult refuses one that is not exact here)."""
+    layout.json, the C register header and vivado.tcl (a Vivado project of the sources and .mem files
+    for `part`). mult: the multiplier style (MULTS; check_mult refuses one that is not exact here)."""
     pin, pout = check_lanes(lanes)
     wbits = max_weight_bits(ir)
     check_mult(mult, (pin, pout), wbits)
@@ -511,7 +512,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "addr_msb": regmap.ADDR_BITS - 1, "reset": {r.name: regmap.reset_value(r.name) for r in regmap.REGISTERS},
         "registers": regmap.REGISTERS, "writable": regmap.writable(),
         "ltab_words": LTAB_WORDS, "ltab": {f: i for i, f in enumerate(FIELDS)},
-        "part": BOARD_PART,  # vivado.tcl's part (the PYNQ-Z2's); `-tclargs PART` replaces it
+        "part": part,  # vivado.tcl's part (default the PYNQ-Z2's); `-tclargs PART` replaces it
         "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES,
         "mem_files": [*weight_files(len(weights)), *PARAM_FILES],
     }
@@ -534,11 +535,12 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
     return files
 
 
-def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp") -> list[Path]:
+def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp",
+                 part: str = BOARD_PART) -> list[Path]:
     """Write BUILD/rtl (rewriting only the files whose text changed) and its stamp (what it was
     made from: `unetaccel rtlsim` reads it); returns the Verilog, .mem and layout.json files."""
     pin, pout = check_lanes(lanes)
-    files = emit_rtl(ir, (pin, pout), ir_file, mult)
+    files = emit_rtl(ir, (pin, pout), ir_file, mult, part)
     with locked(out_dir):
         # weight banks of an earlier generation that this one does not have (a smaller network)
         for stale in set(Path(out_dir).glob("weights*.mem")) - {Path(out_dir) / f for f in files}:

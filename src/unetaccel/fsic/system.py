@@ -28,7 +28,7 @@ from ..codegen.fsic_project import RTL_FILES, generate_fsic
 from ..errors import UnetaccelError
 from ..rtl_sim.protocol import hwc, layer_registers
 from ..rtl_sim.runner import BUILT, ensure_rtl, layer_outputs
-from ..tools import ToolMissing, cxx, ensure_verilator_on_path, iverilog
+from ..tools import ToolMissing, cxx, ensure_verilator_on_path, failed, iverilog, log_file, write_log
 
 ENV = "FSIC_FPGA_ROOT"
 HOW_TO_GET = ("clone the public FSIC repository (bol-edu/fsic_fpga on GitHub) and set "
@@ -120,8 +120,9 @@ def build_subsystem(fsic_dir: Path, root: Path, simulator: str = "icarus", sideb
         out = fsic_dir / "sim" / ("tb_subsys.vvp" if sideband else "tb_subsys_nosb.vvp")
         r = subprocess.run(["iverilog", "-g2012", "-o", str(out), "-s", "tb_subsys", *defines, *map(str, srcs)],
                            capture_output=True, text=True)
+        logf = write_log(log_file(fsic_dir.parent, "icarus-build-tb_subsys"), r.stdout + r.stderr)
         if r.returncode != 0:
-            raise FsicError(f"iverilog could not build the FSIC subsystem:\n{r.stdout}{r.stderr}")
+            raise FsicError(failed("iverilog could not build the FSIC subsystem", logf))
         log(f"built the FSIC subsystem with Icarus in {time.perf_counter() - t0:.1f} s")
         return ["vvp", "-n", str(out)]
     bindir = ensure_verilator_on_path()
@@ -136,8 +137,9 @@ def build_subsystem(fsic_dir: Path, root: Path, simulator: str = "icarus", sideb
     cmd = [str(bindir / "verilator"), *VERILATOR_ARGS, "-j", str(os.cpu_count() or 1), "-MAKEFLAGS",
            VERILATOR_MAKEFLAGS, "--top-module", "tb_subsys", "-Mdir", str(folder), *defines, *map(str, srcs)]
     r = subprocess.run(cmd, capture_output=True, text=True)
+    logf = write_log(log_file(fsic_dir.parent, "verilator-build-tb_subsys"), r.stdout + r.stderr)
     if r.returncode != 0 or not exe.is_file():
-        raise FsicError(f"Verilator could not build the FSIC subsystem:\n{(r.stdout + r.stderr)[-4000:]}")
+        raise FsicError(failed("Verilator could not build the FSIC subsystem", logf))
     (folder / BUILT).write_text(" ".join(cmd) + "\n")
     log(f"built in {time.perf_counter() - t0:.1f} s")
     return [str(exe)]
@@ -241,9 +243,10 @@ def run(command: list[str], script: Script, cwd: Path, max_cycles: int = DEFAULT
     tr = parse(r.stdout)
     tr.seconds = seconds
     tr.log = r.stdout + r.stderr
+    logf = write_log(log_file(Path(cwd).parent, "fsic-tb_subsys"), tr.log)
     if r.returncode != 0 or not tr.ended:
-        raise FsicError(f"the FSIC testbench did not finish (exit {r.returncode}): "
-                        f"{'; '.join(tr.errors) or 'no TB END'}\n{tr.log[-3000:]}")
+        raise FsicError(failed(f"the FSIC testbench did not finish (exit {r.returncode}): "
+                               f"{'; '.join(tr.errors) or 'no TB END'}", logf))
     return tr
 
 
@@ -450,8 +453,9 @@ def build_firmware(fsic_dir: Path, root: Path, out_dir: Path, images: int = 1, l
            f"-DUNET_MAIN_WAIT_IRQ={int(wait_irq)}", f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
            "-o", str(elf), str(fw / "crt0_vex.S"), str(fw / "isr.c"), str(src / "main.c"), str(src / "unet_driver.c")]
     r = subprocess.run(cmd, capture_output=True, text=True)
+    logf = write_log(log_file(fsic_dir.parent, "firmware-build"), r.stdout + r.stderr)
     if r.returncode != 0:
-        raise FsicError(f"the firmware did not build:\n{r.stdout}{r.stderr}")
+        raise FsicError(failed("the firmware did not build", logf))
     subprocess.run([objcopy, "-O", "verilog", str(elf), str(hexfile)], check=True)
     hexfile.write_text(hexfile.read_text().replace("@10", "@00"))  # the flash model starts at 0 (FSIC's run_fw)
     return hexfile
@@ -482,8 +486,9 @@ class Chip:
                f'-DFW_HEX="{self.hex}"', f"-DUNET_ACCEL={CHIP_ACCEL_PATH}", f"-I{self.root / 'rtl/header'}",
                f"-I{self.root / 'firmware'}", *map(str, srcs)]
         r = subprocess.run(cmd, capture_output=True, text=True)
+        logf = write_log(log_file(self.fsic_dir.parent, "icarus-build-tb_chip"), r.stdout + r.stderr)
         if r.returncode != 0:
-            raise FsicError(f"iverilog could not build the chip:\n{r.stdout}{r.stderr}")
+            raise FsicError(failed("iverilog could not build the chip", logf))
         log(f"built the chip with Icarus in {time.perf_counter() - t0:.1f} s (firmware {self.hex})")
 
     def run(self, images: np.ndarray, max_cycles: int = DEFAULT_MAX_CYCLES, waves: bool = False) -> Trace:
@@ -501,9 +506,10 @@ class Chip:
             seconds = time.perf_counter() - t0
         tr = parse(r.stdout)
         tr.seconds, tr.log = seconds, r.stdout + r.stderr
+        logf = write_log(log_file(self.fsic_dir.parent, "fsic-tb_chip"), tr.log)
         if r.returncode != 0 or not tr.ended:
-            raise FsicError(f"the chip testbench did not finish (exit {r.returncode}): "
-                            f"{'; '.join(tr.errors) or 'no TB END'}\n{tr.log[-3000:]}")
+            raise FsicError(failed(f"the chip testbench did not finish (exit {r.returncode}): "
+                                   f"{'; '.join(tr.errors) or 'no TB END'}", logf))
         return tr
 
     def network(self, images: np.ndarray, log=print, **kw) -> list[dict]:

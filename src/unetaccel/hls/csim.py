@@ -17,7 +17,7 @@ from ..codegen.cache import digest, generator_digest, ir_digest, locked, read_st
 from ..codegen.hls_project import DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, trace_order
 from ..ir.data import load_val
 from ..errors import UnetaccelError
-from ..tools import ap_types_include, cxx
+from ..tools import ap_types_include, cxx, failed, log_file, write_log
 
 MODES = ("native", "ap")
 CXXFLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"]
@@ -71,8 +71,9 @@ def compile_tb(project: Path, mode: str, log=print) -> Path:
     log(f"compiling ({mode}): {' '.join(cmd)}")
     t = time.time()
     r = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
+    logf = write_log(log_file(project.parent, f"gcc-csim-{mode}"), " ".join(cmd) + "\n" + r.stdout + r.stderr)
     if r.returncode != 0:
-        raise CsimError(f"g++ failed in {project} ({mode} types):\n{r.stderr[-4000:]}")
+        raise CsimError(failed(f"g++ failed in {project} ({mode} types)", logf))
     log(f"compiled in {time.time() - t:.1f} s")
     stamp.write_text(key)
     return exe
@@ -118,8 +119,9 @@ def run_tb(exe: Path, project: Path, n: int, logits: bool = False, mode: str = "
         (["protocol"] if protocol else [])
     r = subprocess.run(args, cwd=project, capture_output=True, text=True)
     rep = Report(mode, n, seconds=time.time() - t, lines=r.stdout.splitlines())
+    logf = write_log(log_file(project.parent, f"csim-{mode}"), r.stdout + r.stderr)
     if r.returncode not in (0, 1) or "csim mismatches:" not in r.stdout:
-        raise CsimError(f"{exe.name} failed (exit {r.returncode}): {r.stderr.strip()[-2000:]}")
+        raise CsimError(failed(f"{exe.name} failed (exit {r.returncode})", logf))
     for line in rep.lines:
         parts = line.split()
         if len(parts) < 3:

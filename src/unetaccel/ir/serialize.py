@@ -130,9 +130,17 @@ def from_json(doc: Mapping, arrays: Mapping[str, np.ndarray], source: str = "IR"
 
 def load(path) -> IR:
     """Load and validate PATH.json + its .npz; raises IRError naming the bad field."""
+    given = Path(path)
+    if given.is_dir():
+        hint = f": its IR is {given / 'model.json'}" if (given / "model.json").is_file() else ""
+        raise IRError(f"{path}: a folder, not an IR file (expected the model.json written by `unetaccel "
+                      f"quantize`){hint}")
+    if given.suffix not in ("", ".json", ".npz"):
+        raise IRError(f"{path}: not an IR file (expected the model.json written by `unetaccel quantize`)")
     jpath, npath = _paths(path)
     if not jpath.is_file():
-        raise IRError(f"{jpath}: no such IR file (expected the model.json written by `unetaccel quantize`)")
+        also = f" ({jpath} neither)" if jpath != given else ""
+        raise IRError(f"{path}: no such IR file{also} (expected the model.json written by `unetaccel quantize`)")
     try:
         doc = json.loads(jpath.read_text())
     except json.JSONDecodeError as e:

@@ -7,6 +7,7 @@ JSON, a loss-curve plot and a prediction-overlay plot.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,9 +20,12 @@ from tqdm import tqdm
 
 from ..errors import UnetaccelError
 from ..palette import palette
+from ..threads import apply_torch_threads
 
 from .metrics import IGNORE_INDEX, SegLoss, check_class_weights, confusion, metrics_from_confusion
 from .unet import UNet, UNetConfig
+
+log = logging.getLogger("unetaccel.train")
 
 CHECKPOINT_FORMAT = "unetaccel-float-checkpoint"
 
@@ -114,7 +118,7 @@ def fit(model, train_ds, val_ds, num_classes, *, epochs, lr, batch_size=16, beta
         model.train()
         loader = make_loader(train_ds, batch_size, True, seed + ep)
         run_loss, run_acc, k = 0.0, 0.0, 0
-        bar = tqdm(loader, desc=f"{desc} {ep + 1}/{epochs}", disable=not progress, leave=False)
+        bar = tqdm(loader, desc=f"{desc} {ep + 1}/{epochs}", disable=None if progress else True, leave=False)
         for imgs, masks in bar:
             logits = model(to_input(imgs))
             logits = logits.value if hasattr(logits, "value") else logits
@@ -137,9 +141,8 @@ def fit(model, train_ds, val_ds, num_classes, *, epochs, lr, batch_size=16, beta
         hist.val_loss.append(val["loss_ce"])
         hist.val_miou.append(val["mean_iou"])
         hist.val_acc.append(val["pixel_accuracy"])
-        if progress:
-            tqdm.write(f"{desc} epoch {ep + 1}/{epochs}: loss {run_loss:.4f}  val acc {val['pixel_accuracy']:.4f}"
-                       f"  val mIoU {val['mean_iou']:.4f}")
+        log.info("%s epoch %d/%d: loss %.4f  val acc %.4f  val mIoU %.4f", desc, ep + 1, epochs, run_loss,
+                 val["pixel_accuracy"], val["mean_iou"])
         if on_epoch_end:
             on_epoch_end(ep, val)
     return hist
@@ -228,11 +231,13 @@ def colorize(mask: np.ndarray, k: int) -> np.ndarray:
 
 
 def plot_overlays(images: np.ndarray, truth: np.ndarray, preds: dict, num_classes: int, path,
-                  max_rows: int = 4) -> Path:
-    """Rows of image | truth | prediction(s). images uint8 N x C x H x W."""
+                  max_rows: int = 4, class_names=None) -> Path:
+    """Rows of image | truth | prediction(s), and a colour legend of the classes shown (white:
+    ignored pixels). images uint8 N x C x H x W."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     n = min(max_rows, len(images))
     cols = 2 + len(preds)
@@ -250,7 +255,17 @@ def plot_overlays(images: np.ndarray, truth: np.ndarray, preds: dict, num_classe
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(name)
-    fig.tight_layout()
+    shown = np.unique(np.concatenate([np.asarray(truth[:n]).ravel()] + [np.asarray(p[:n]).ravel() for p in preds.values()]))
+    names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+    colours = palette(num_classes) / 255.0
+    handles = [Patch(facecolor=colours[c], edgecolor="black", linewidth=0.3, label=names[c])
+               for c in shown if 0 <= c < num_classes]
+    if IGNORE_INDEX in shown:
+        handles.append(Patch(facecolor="white", edgecolor="black", linewidth=0.3, label="ignored"))
+    ncol = max(1, min(len(handles), cols * 2))
+    rows = -(-len(handles) // ncol)
+    fig.tight_layout(rect=(0, 0.09 * rows / n, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -302,6 +317,7 @@ def sample_batch(ds, n: int):
 
 def train(cfg: TrainConfig, out, progress=True) -> dict:
     """Train the float UNet; writes OUT/float.pt, OUT/metrics.json, OUT/loss.png, OUT/predictions.png."""
+    apply_torch_threads()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
@@ -325,5 +341,5 @@ def train(cfg: TrainConfig, out, progress=True) -> dict:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     plot_history(hist, out / "loss.png", "float")
     imgs, masks = sample_batch(val_ds, 4)
-    plot_overlays(imgs, masks, {"float": predict(model, imgs)}, k, out / "predictions.png")
+    plot_overlays(imgs, masks, {"float": predict(model, imgs)}, k, out / "predictions.png", class_names=names)
     return metrics

@@ -14,6 +14,7 @@ from ..ir import reference as R
 from ..ir import save as save_ir
 from ..ir.data import save_val
 from ..ir.graph import IR
+from ..threads import apply_torch_threads
 from ..model.train import (TrainConfig, build_datasets, evaluate, fit, load_checkpoint, make_loader,
                            plot_history, plot_overlays, predict, sample_batch, seed_everything, to_input)
 from .export import export_qonnx, qonnx_to_ir
@@ -97,6 +98,7 @@ def quantize(checkpoint, out, epochs: int = 2, seed: int = 0, lr: float = 3e-3, 
     """QAT from a float checkpoint; writes RUN/model.json+npz, RUN/model.onnx, RUN/val.npz,
     RUN/quant.pt, RUN/quant_metrics.json, RUN/quant_loss.png, RUN/quant_predictions.png.
     Returns the metrics dict, which includes the Brevitas-vs-reference mismatches."""
+    apply_torch_threads()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model, ck = load_checkpoint(checkpoint)
@@ -142,7 +144,7 @@ def quantize(checkpoint, out, epochs: int = 2, seed: int = 0, lr: float = 3e-3, 
     mism, rows = compare(qmodel, ir, imgs)
     ref = R.run(ir, imgs)
     plot_overlays(imgs, labels, {"float": predict(model, imgs), "W5A8 (reference)": ref.classes}, k,
-                  out / "quant_predictions.png")
+                  out / "quant_predictions.png", class_names=names)
     metrics = {
         "float": _short(float_val), "ptq": _short(ptq_val), "w5a8": _short(quant_val),
         "miou_drop_points": 100 * (float_val["mean_iou"] - quant_val["mean_iou"]),

@@ -3,6 +3,8 @@ ones here, FSIC's in unetaccel.fsic): the streams' byte order and the single-lay
 layer-table row. No simulator import."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..codegen import regmap
@@ -11,6 +13,13 @@ from ..codegen import regmap
 def hwc(a: np.ndarray) -> bytes:
     """C x H x W codes -> the HWC bytes of the streams (int8 as two's complement)."""
     return (np.ascontiguousarray(np.asarray(a).transpose(1, 2, 0)).ravel() & 0xFF).astype(np.uint8).tobytes()
+
+
+def quiet_buses(dut, *prefixes: str) -> None:
+    """cocotbext-axi's drivers of these buses log at WARNING only: at INFO they log their
+    configuration (30 lines a driver) and every frame whole (an image's bytes on one line)."""
+    for p in prefixes:
+        logging.getLogger(f"cocotb.{dut._name}.{p}").setLevel(logging.WARNING)
 
 
 def layer_registers(row: dict) -> list[tuple[str, int]]:

