@@ -42,11 +42,17 @@ demo: $(STAMP)
 	$(VENV)/bin/unetaccel demo --out $(OUT) $(ARGS)
 
 # lint (ruff), types (mypy on ir and codegen), then the suite on every core (pytest-xdist; a test
-# file's tests stay on one worker, session builds are shared through file locks)
+# file's tests stay on one worker, session builds are shared through file locks) in a shuffled order
+# (pytest-randomly, a new seed every run, printed first: `make test SEED=N` replays that order;
+# PYTEST_ARGS="-p no:randomly" keeps the files' order)
+ifeq ($(SEED),)
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 test: $(STAMP) tools
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -rs -n auto --dist loadfile
+	@echo "test order: pytest-randomly seed $(SEED) (replay it with: make test SEED=$(SEED))"
+	$(PY) -m pytest -q -rs -n auto --dist loadfile -p randomly --randomly-seed=$(SEED) $(PYTEST_ARGS)
 
 clean:
 	rm -rf build runs .pytest_cache

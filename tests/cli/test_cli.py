@@ -388,8 +388,9 @@ def demo_stubs(tmp_path, monkeypatch):
         irmod.save(net, out / "model")
         imgs = np.random.default_rng(0).integers(0, 256, (4, 3, 8, 8), dtype=np.uint8)
         save_val(out / "val.npz", imgs, np.zeros((4, 8, 8), np.int64))
-        return {}
-    monkeypatch.setattr(train_mod, "train", lambda cfg, out, **kw: {})
+        return {"w5a8": scores, "exactness": {"mismatches": 0, "images": 0, "tensors": []}}
+    scores = {"pixel_accuracy": 0.5, "mean_iou": 0.25}
+    monkeypatch.setattr(train_mod, "train", lambda cfg, out, **kw: {"val": scores, "seconds": 0.0})
     monkeypatch.setattr(job, "quantize", fake_quantize)
     return tmp_path / "demo"
 

@@ -146,7 +146,7 @@ def test_verbose_shows_the_detail_lines(tmp_path):
 
 
 def test_make_demo_passes_args():
-    r = subprocess.run(["make", "-n", "-o", ".venv/.unetaccel-installed", "demo", "ARGS=--epochs 2 --size 32x32"],
-                       cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(["make", "--no-print-directory", "-n", "-o", ".venv/.unetaccel-installed", "demo",
+                        "ARGS=--epochs 2 --size 32x32"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().splitlines()[-1].endswith("unetaccel demo --out runs/demo --epochs 2 --size 32x32")
+    assert r.stdout.strip().splitlines()[-1].endswith("unetaccel demo --out runs/demo --epochs 2 --size 32x32"), r.stdout
