@@ -1,11 +1,7 @@
-"""The notebook API: `import unetaccel` stays torch-free, and the README's notebook session runs as
-written (in a fresh folder)."""
-import re
+"""The notebook API: `import unetaccel` stays torch-free (the README's notebook session runs in
+tests/test_examples.py)."""
 import subprocess
 import sys
-from pathlib import Path
-
-README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_import_unetaccel_does_not_import_torch():
@@ -23,24 +19,6 @@ def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match=name):
         getattr(unetaccel, name)
     assert not hasattr(unetaccel, "no_such_step") and callable(unetaccel.rtlsim)
-
-
-def test_readme_notebook_session_runs(tmp_path, monkeypatch):
-    block = re.search(r"<!-- notebook -->\n```python\n(.*?)```", README.read_text(), re.S).group(1)
-    assert len(block.strip().splitlines()) <= 10, block
-    monkeypatch.chdir(tmp_path)
-    scope: dict = {}
-    exec(compile(block, "README.md notebook", "exec"), scope)
-    q, rtl, rep = scope["q"], scope["rtl"], scope["rep"]
-    assert q.mismatches == 0 and q.ir_path == Path("runs/nb/model.json")
-    assert rtl.images == 2 and rtl.mismatches == 0 and all(c > 0 for c in rtl.cycles)
-    assert rep.mismatches == 0 and (rep.out / "overlays.png").is_file() and (rep.out / "report.md").is_file()
-    assert rep.figures["cycles"]["mean"] > 0
-    # the last line's value (a notebook shows it): the overlay picture
-    img = eval(block.strip().splitlines()[-1], scope)
-    assert img.size[0] > 0 and img.size[1] > 0
-
-
 _EVERY_NAME_TWICE = r"""
 import importlib, json, pkgutil, sys
 from pathlib import Path

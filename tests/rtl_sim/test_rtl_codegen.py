@@ -368,9 +368,3 @@ def test_dsp2_changes_only_the_core_and_halves_its_multipliers():
     assert "kt[j * PIN + i] <= KW'(wk3[j * PIN + i]) * KW'($signed({1'b0, d3_sh[8*i +: 8]}));" in core
     assert "for (j = 0; j < PK; j = j + 1)\n                for (i = 0; i < PIN; i = i + 1)\n                    kt[" in core
     assert "w_3[" not in core and "w_3[" in a["unet_core.sv"]
-
-
-def test_readme_register_table_is_the_description():
-    """The README documents the register map by the table the single description renders."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert regmap.markdown() in readme, "README's register table differs from regmap.markdown(); paste it again"
