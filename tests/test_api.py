@@ -19,6 +19,8 @@ def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match=name):
         getattr(unetaccel, name)
     assert not hasattr(unetaccel, "no_such_step") and callable(unetaccel.rtlsim)
+
+
 _EVERY_NAME_TWICE = r"""
 import importlib, json, pkgutil, sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The `unetaccel` command (DESIGN.md section 6).
+"""The `unetaccel` command (docs/cli.md).
 
 Every command that compares rungs prints `mismatches: N` as its last line. Exit codes:
 

@@ -17,7 +17,7 @@ SIZE = (8, 12)
 @pytest.fixture(scope="session")
 def fsic_root():
     if not os.environ.get(system.ENV):
-        pytest.skip(f"{system.ENV} is not set: {system.HOW_TO_GET} (.ci/run sets it to ../shared/fsic_fpga)")
+        pytest.skip(f"{system.ENV} is not set: {system.HOW_TO_GET} (.ci/run sets it)")
     return system.fsic_root()
 
 

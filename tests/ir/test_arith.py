@@ -1,4 +1,4 @@
-"""The requantization rule: round half to even, then saturate (DESIGN.md section 3)."""
+"""The requantization rule: round half to even, then saturate (docs/arithmetic.md)."""
 from fractions import Fraction
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Shared RTL configurations: each is generated and built once per session (DESIGN.md 6b), by
+"""Shared RTL configurations: each is generated and built once per session (docs/development.md), by
 whichever pytest-xdist worker needs it first; the build folder's lock (codegen.cache.locked)
 makes the workers take turns on it."""
 import numpy as np

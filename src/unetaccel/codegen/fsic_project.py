@@ -1,4 +1,4 @@
-"""BUILD/fsic: the accelerator as FSIC's user project 0 (issue 12, DESIGN.md sections 2 and 5).
+"""BUILD/fsic: the accelerator as FSIC's user project 0 (issue 12; its registers: docs/registers.md).
 
 emit_fsic() is a pure function from the IR to {relative path: text}: USER_PRJ0 around the
 generated accelerator (BUILD/rtl), the file list a FSIC checkout's user_subsys/rtl/rtl.f takes

@@ -1,4 +1,4 @@
-"""The AXI-Lite register map (DESIGN.md section 5): the single source of truth.
+"""The AXI-Lite register map (docs/registers.md): the single source of truth.
 
 Offsets, field positions and widths, access (which bits a write keeps), reset values, op
 codes, error codes and the parameter-load regions live here and nowhere else. It renders the

@@ -1,12 +1,12 @@
-"""The integer arithmetic of DESIGN.md section 3: the definition every rung implements.
+"""The integer arithmetic of docs/arithmetic.md: the definition every rung implements.
 
 One requantization rule everywhere: y * 2^-s, round half to even, then saturate. `requantize`
 here is its plain int64 definition. The other implementations are checked against it: the NumPy
 reference computes the same rule in float32/float64 where its bound proves that exact
 (`reference._requant_c`; tests/ir/test_arith.py compares them value for value), the C++ kernel
-(`requantize` in the HLS project's unet_engine.h; tests/hls/test_kernels.py) and the Verilog
-functions (`rhe_add`, `rhe_shift`, `saturate` in unet_core.sv, at the network's widths; every
-RTL test compares the requantized tensors).
+(`requantize` in the HLS project's unet_engine.h; tests/hls/test_kernels.py) and the RTL's
+requantize stages (unet_core.sv: the rounding constant's adds, the shift and the saturation over
+registered stages, at the network's widths; every RTL test compares the requantized tensors).
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def quiet_buses(dut, *prefixes: str) -> None:
 
 
 def layer_registers(row: dict) -> list[tuple[str, int]]:
-    """(register, value) of one layer-table row in single-layer mode (DESIGN.md section 5), in the
+    """(register, value) of one layer-table row in single-layer mode (docs/registers.md), in the
     order the testbenches write them (MODE and the start follow)."""
     cin = row["cin0"] + row["cin1"]
     return [("OPCODE", regmap.pack("OPCODE", op=row["op"])),

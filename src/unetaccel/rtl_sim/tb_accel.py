@@ -250,7 +250,7 @@ def single_mode(load: bool = False, store: bool = False) -> int:
 
 
 async def program_layer(tb: TB, row: dict, mode: int):
-    """The single-layer registers from one layer-table row (DESIGN.md section 5)."""
+    """The single-layer registers from one layer-table row (docs/registers.md)."""
     for reg, value in layer_registers(row):
         await tb.write(reg, value)
     await tb.write("MODE", mode)

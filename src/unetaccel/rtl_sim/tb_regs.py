@@ -468,7 +468,7 @@ async def test_error_responses(dut):
     """OKAY for every read of a mapped register and every write of a writable one; SLVERR, and
     nothing changes, for a write to an unmapped or read-only offset, a WLOAD_DATA write while
     busy, and a read of an unmapped offset (which returns 0). A start while busy stays OKAY
-    (ignored, as DESIGN.md section 5 says)."""
+    (ignored, as docs/registers.md says)."""
     e = Engine(dut, pins=True)
     p = e.pins
     await e.reset()

@@ -2,7 +2,7 @@
 unetaccel.rtl_sim.tb_accel): bit for bit against the NumPy reference.
 
 Each configuration (network + lanes) is generated and built once per session; protocol
-tests run on a small network, the full default network on one image (DESIGN.md 6b).
+tests run on a small network, the full default network on one image (docs/development.md).
 """
 import json
 import subprocess
