@@ -27,13 +27,15 @@ tools:
 	  { echo "error: the RISC-V cross compiler (riscv64-unknown-elf-gcc, for the FSIC firmware) is missing and" \
 	    "could not be installed: run 'apt-get install -y gcc-riscv64-unknown-elf' as root" >&2; exit 1; }
 
+# torch first: the CPU build (any other torch pulls a multi-GB CUDA build). pip's output goes to
+# $(VENV)/install.log; a failure prints its last lines and names it.
 $(STAMP): pyproject.toml requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first: the CPU build (any other torch pulls a multi-GB CUDA build)
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -r requirements.txt
-	$(PY) -m pip install --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	@echo "installing the pinned packages into $(VENV) (log: $(VENV)/install.log)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@{ $(PY) -m pip install torch==2.13.0 && $(PY) -m pip install -r requirements.txt && \
+	   $(PY) -m pip install --no-deps --no-build-isolation -e . ; } > $(VENV)/install.log 2>&1 || \
+	  { tail -n 15 $(VENV)/install.log >&2; echo "error: the install failed: see $(VENV)/install.log" >&2; exit 1; }
+	@touch $(STAMP)
 
 # the FSIC checkout the demo's last rung runs in (FSIC_FPGA_ROOT; here, one laid beside the clone)
 export FSIC_FPGA_ROOT ?= $(wildcard $(CURDIR)/../shared/fsic_fpga)
