@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -16,8 +18,6 @@ def test_import_unetaccel_does_not_import_torch():
 
 
 def test_unknown_name_is_an_attribute_error():
-    import pytest
-
     import unetaccel
     name = "no_such_step"
     with pytest.raises(AttributeError, match=name):
@@ -25,6 +25,7 @@ def test_unknown_name_is_an_attribute_error():
     assert not hasattr(unetaccel, "no_such_step") and callable(unetaccel.rtlsim)
 
 
+@pytest.mark.torch  # trains and quantizes
 def test_readme_notebook_session_runs(tmp_path, monkeypatch):
     block = re.search(r"<!-- notebook -->\n```python\n(.*?)```", README.read_text(), re.S).group(1)
     assert len(block.strip().splitlines()) <= 10, block
