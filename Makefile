@@ -12,7 +12,14 @@ OUT    ?= runs/demo
 # options for `unetaccel demo`, e.g. make demo ARGS="--epochs 2 --widths 4,8,16 --size 32x32"
 ARGS   ?=
 
-.PHONY: demo test install tools clean
+# `make smoke PYTHON=python3.13`: the suite's torch-free part on another Python (CI runs it on 3.13), in a venv
+# of its own named after that Python (python3.13 -> .venv313; never .venv): the pins of requirements.txt
+# without their dependencies, so without torch (PyPI's torch for 3.12/3.13 is a multi-GB CUDA build).
+SMOKE_VENV  ?= .venv$(subst python,,$(subst .,,$(notdir $(PYTHON))))
+SMOKE_PY    := $(SMOKE_VENV)/bin/python
+SMOKE_STAMP := $(SMOKE_VENV)/.unetaccel-smoke-installed
+
+.PHONY: demo test smoke install tools clean
 
 install: $(STAMP) tools
 
@@ -55,6 +62,45 @@ test: $(STAMP) tools
 	$(VENV)/bin/mypy
 	@echo "test order: pytest-randomly seed $(SEED) (replay it with: make test SEED=$(SEED))"
 	$(PY) -m pytest -q -rs -n auto --dist loadfile -p randomly --randomly-seed=$(SEED) $(PYTEST_ARGS)
+
+# The smoke run: `pytest --torch-free -m "not slow"` on SMOKE_TESTS, a cross-section of the suite's torch-free
+# part chosen to run in a few minutes on 2 cores: the IR and its reference, codegen, scores, tiling (its csim
+# case), layering and the torch-free API tests (pure Python); the C/HLS kernels and csim of random networks
+# (g++); the RTL of a random network under Verilator (the accelerator back to back, the AXI protocol cases,
+# the stream grid, the engine and the register block alone) and under Icarus (the engine; the whole network's
+# class map); the FSIC codegen and FSIC's own testbench with our project (Icarus; skipped, with the reason,
+# when FSIC_FPGA_ROOT is unset: .ci/run sets it). --torch-free (tests/conftest.py) leaves out tests/cli,
+# tests/model, tests/quant and every test marked torch or using the trained network, and the summary lists
+# them; torch is not installed here, so a selected test that needs it fails. No lint or mypy (make test runs
+# them on 3.11). A renamed test in SMOKE_TESTS fails the run (pytest: not found).
+SMOKE_TESTS := tests/ir tests/test_scores.py tests/test_layering.py tests/test_api.py tests/test_threads.py tests/test_docs.py \
+  tests/codegen/test_cache.py tests/codegen/test_hls_model.py tests/codegen/test_place.py \
+  tests/test_tiling.py::test_starts_and_the_stitching_rule tests/test_tiling.py::test_tiles_of_a_map_stitch_back_without_a_seam \
+  tests/test_tiling.py::test_one_tile_equals_plain_inference_and_several_tiles_have_the_shape \
+  'tests/test_tiling.py::test_tiled_inference_on_hardware_equals_the_reference[csim]' \
+  tests/hls/test_kernels.py tests/hls/test_csim.py::test_non_default_random_networks \
+  tests/hls/test_csim.py::test_cli_csim_prints_mismatches_and_exit_codes \
+  tests/rtl_sim/test_rtl_codegen.py tests/rtl_sim/test_regmap.py tests/rtl_sim/test_vivado_tcl.py \
+  tests/rtl_sim/unet_accel/test_unet_accel.py::test_small_network_back_to_back \
+  tests/rtl_sim/unet_accel/test_unet_accel.py::test_protocol tests/rtl_sim/unet_accel/test_unet_accel.py::test_stream_grid \
+  tests/rtl_sim/unet_accel/test_unet_accel.py::test_testbench_fails_on_its_own_on_a_wrong_output \
+  tests/rtl_sim/unet_core tests/rtl_sim/unet_regs tests/rtl_sim/unet_accel/test_icarus.py::test_whole_network_class_map_under_icarus \
+  tests/fsic/test_fsic_codegen.py tests/fsic/test_fsic_own_testbench.py
+
+smoke: $(SMOKE_STAMP) tools
+	$(SMOKE_PY) --version
+	@echo "test order: pytest-randomly seed $(SEED) (replay it with: make smoke SEED=$(SEED))"
+	$(SMOKE_PY) -m pytest -q -rs -n auto --dist loadfile -p randomly --randomly-seed=$(SEED) --torch-free -m "not slow" \
+	  $(SMOKE_TESTS)
+
+$(SMOKE_STAMP): pyproject.toml requirements.txt
+	@$(PYTHON) -c "import venv" >/dev/null 2>&1 || { echo "error: $(PYTHON) does not run: install that Python" \
+	  "(e.g. 'pyenv install 3.13.0', or Debian's python3.13 and python3.13-venv) or pass its path (with pyenv:" \
+	  "PYTHON=\$$(pyenv prefix 3.13)/bin/python3.13)" >&2; exit 1; }
+	test -x $(SMOKE_PY) || $(PYTHON) -m venv $(SMOKE_VENV)
+	$(SMOKE_PY) -m pip install -q --no-deps -r requirements.txt
+	$(SMOKE_PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(SMOKE_STAMP)
 
 clean:
 	rm -rf build runs .pytest_cache

@@ -3,6 +3,8 @@ tests/test_examples.py)."""
 import subprocess
 import sys
 
+import pytest
+
 
 def test_import_unetaccel_does_not_import_torch():
     code = ("import sys, unetaccel as ua; ua.load_ir; ua.reference; ua.csim; ua.rtlsim; "
@@ -12,8 +14,6 @@ def test_import_unetaccel_does_not_import_torch():
 
 
 def test_unknown_name_is_an_attribute_error():
-    import pytest
-
     import unetaccel
     name = "no_such_step"
     with pytest.raises(AttributeError, match=name):
@@ -59,6 +59,7 @@ print(json.dumps({"kinds": kinds, "results": results}))
 """
 
 
+@pytest.mark.torch
 def test_every_api_name_twice_after_every_submodule(tmp_path):
     """Every submodule imported first, then each API name called twice (a notebook cell run again):
     each stays the function (or result type) it is, dir() lists them, the same run gives the same

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 
 STAGES = ["unetaccel.ir", "unetaccel.codegen", "unetaccel.hls", "unetaccel.rtl_sim", "unetaccel.fsic",
           "unetaccel.tools", "unetaccel.threads", "unetaccel.errors", "unetaccel.options", "unetaccel.palette", "unetaccel.scores"]
@@ -58,6 +59,7 @@ def test_no_torch_brevitas_or_onnx_after_ir():
     assert rep["loaded"] == [], f"imported {rep['loaded']}; first pulled in by {rep['culprits']}"
 
 
+@pytest.mark.torch
 def test_the_check_sees_a_forbidden_import():
     """The same walk over unetaccel.quant (which needs torch and brevitas) reports them."""
     rep = _walk(["unetaccel.quant"])

@@ -26,6 +26,7 @@ def test_bad_value_names_the_variable(bad):
         torch_threads({"UNETACCEL_THREADS": bad})
 
 
+@pytest.mark.torch
 def test_training_sets_torch_threads(tmp_path):
     """train() applies the count before it starts (torch's own default is one thread a core)."""
     code = ("import torch; from unetaccel.model.train import TrainConfig, train; "

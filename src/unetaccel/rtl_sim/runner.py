@@ -69,10 +69,14 @@ def check_simulator(simulator: str) -> str:
 
 def _versions(simulator: str) -> dict:
     """The versions a build of this simulator depends on (cocotb's too: its main and VPI library
-    are compiled or loaded in); finds the tools first (ToolMissing names the install step)."""
+    are compiled or loaded in; a Verilator build links the VPI library of this venv's cocotb, so
+    two venvs, e.g. Python 3.11 and 3.13, never share one); finds the tools first (ToolMissing
+    names the install step)."""
     if simulator == "verilator":
         bindir = ensure_verilator_on_path()
-        versions = {"verilator": tool_version(str(bindir / "verilator")), "c++": tool_version(cxx())}
+        from cocotb_tools.config import libs_dir
+        versions = {"verilator": tool_version(str(bindir / "verilator")), "c++": tool_version(cxx()),
+                    "cocotb libs": str(libs_dir)}
     else:
         iverilog()
         versions = {"icarus": tool_version("vvp", "-V")}
