@@ -102,3 +102,22 @@ def test_class_weights_are_checked_before_training(tmp_path):
     with pytest.raises(ClassWeightsError, match="2 weights for 3 classes"):
         train(cfg, tmp_path, progress=False)
     assert not (tmp_path / "float.pt").exists()
+
+
+def test_overlay_legend_names_the_classes_shown_in_their_colours(tmp_path):
+    """The overlays' legend: every class that occurs in the truth or a prediction, named, in the
+    colour colorize() paints it; ignored pixels white; nothing for classes that do not occur."""
+    from unetaccel.model.metrics import IGNORE_INDEX
+    from unetaccel.model.train import colorize, legend_entries, plot_overlays
+    truth = np.array([[[0, 2], [2, IGNORE_INDEX]]])
+    pred = np.array([[[0, 4], [2, 2]]])
+    names = ["bg", "one", "two", "three", "four"]
+    got = legend_entries([truth, pred], 5, names)
+    assert [n for n, _ in got] == ["bg", "two", "four", "ignored"]
+    for name, rgb in got[:-1]:
+        c = names.index(name)
+        assert rgb == tuple(int(v) for v in colorize(np.array([[c]]), 5)[0, 0]), name
+    assert got[-1][1] == (255, 255, 255) == tuple(int(v) for v in colorize(np.array([[IGNORE_INDEX]]), 5)[0, 0])
+    img = np.zeros((1, 3, 2, 2), np.uint8)
+    path = plot_overlays(img, truth, {"pred": pred}, 5, tmp_path / "o.png", class_names=names)
+    assert path.stat().st_size > 0

@@ -230,6 +230,16 @@ def colorize(mask: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def legend_entries(maps, num_classes: int, class_names=None) -> list[tuple[str, tuple[int, int, int]]]:
+    """(name, RGB) of each class that occurs in the class maps, in class order, as colorize()
+    paints it; ignored pixels (IGNORE_INDEX) last, white."""
+    shown = np.unique(np.concatenate([np.asarray(m).ravel() for m in maps]))
+    names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
+    p = palette(num_classes)
+    out = [(names[c], tuple(int(v) for v in p[c])) for c in shown if 0 <= c < num_classes]
+    return out + ([("ignored", (255, 255, 255))] if IGNORE_INDEX in shown else [])
+
+
 def plot_overlays(images: np.ndarray, truth: np.ndarray, preds: dict, num_classes: int, path,
                   max_rows: int = 4, class_names=None) -> Path:
     """Rows of image | truth | prediction(s), and a colour legend of the classes shown (white:
@@ -255,19 +265,16 @@ def plot_overlays(images: np.ndarray, truth: np.ndarray, preds: dict, num_classe
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(name)
-    shown = np.unique(np.concatenate([np.asarray(truth[:n]).ravel()] + [np.asarray(p[:n]).ravel() for p in preds.values()]))
-    names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
-    colours = palette(num_classes) / 255.0
-    handles = [Patch(facecolor=colours[c], edgecolor="black", linewidth=0.3, label=names[c])
-               for c in shown if 0 <= c < num_classes]
-    if IGNORE_INDEX in shown:
-        handles.append(Patch(facecolor="white", edgecolor="black", linewidth=0.3, label="ignored"))
-    ncol = max(1, min(len(handles), cols * 2))
-    rows = -(-len(handles) // ncol)
-    fig.tight_layout(rect=(0, 0.09 * rows / n, 1, 1))
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    entries = legend_entries([truth[:n], *(p[:n] for p in preds.values())], num_classes, class_names)
+    handles = [Patch(facecolor=np.asarray(rgb) / 255.0, edgecolor="black", linewidth=0.3, label=name)
+               for name, rgb in entries]
+    fig.tight_layout()
+    # below the panels, as many columns as the figure's width holds (about 1.9 inches a class name);
+    # the tight bounding box grows the picture to take it
+    ncol = max(1, min(len(handles), int(2.4 * cols / 1.9)))
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=7, frameon=False)
     path = Path(path)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 
