@@ -97,10 +97,13 @@ $(SMOKE_STAMP): pyproject.toml requirements.txt
 	@$(PYTHON) -c "import venv" >/dev/null 2>&1 || { echo "error: $(PYTHON) does not run: install that Python" \
 	  "(e.g. 'pyenv install 3.13.0', or Debian's python3.13 and python3.13-venv) or pass its path (with pyenv:" \
 	  "PYTHON=\$$(pyenv prefix 3.13)/bin/python3.13)" >&2; exit 1; }
-	test -x $(SMOKE_PY) || $(PYTHON) -m venv $(SMOKE_VENV)
-	$(SMOKE_PY) -m pip install -q --no-deps -r requirements.txt
-	$(SMOKE_PY) -m pip install -q --no-deps --no-build-isolation -e .
-	touch $(SMOKE_STAMP)
+	@echo "installing the pinned packages but torch into $(SMOKE_VENV) (log: $(SMOKE_VENV)/install.log)"
+	@test -x $(SMOKE_PY) || $(PYTHON) -m venv $(SMOKE_VENV)
+	@{ $(SMOKE_PY) -m pip install --no-deps -r requirements.txt && \
+	   $(SMOKE_PY) -m pip install --no-deps --no-build-isolation -e . ; } > $(SMOKE_VENV)/install.log 2>&1 || \
+	  { tail -n 15 $(SMOKE_VENV)/install.log >&2; echo "error: the install failed: see $(SMOKE_VENV)/install.log" >&2; \
+	    exit 1; }
+	@touch $(SMOKE_STAMP)
 
 clean:
 	rm -rf build runs .pytest_cache
