@@ -369,8 +369,7 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
     def body():
         from . import ir as irmod
         from .codegen import generate as gen
-        from .codegen.hls_model import estimate
-        from .codegen.layout import over_part
+        from .codegen.hls_model import part_fit
         net = irmod.load(ir)
         if not clock_ns > 0:
             raise CliError(f"--clock-ns {clock_ns}: the clock period must be positive")
@@ -379,8 +378,7 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
         files = gen(net, out, lanes=ln, part=part, clock_ns=clock_ns, ir_file=ir.name, mult=parse_mult(mult))
         for target, fs in files.items():
             typer.echo(f"{target}: {len(fs)} files in {out / target}")
-        est = estimate(net, ln)
-        over = over_part({"RAMB36": est.ramb36, "DSP48E1": est.multiplier_count}, part)
+        over = part_fit(net, ln, part)["over"]
         if over:
             typer.echo(f"warning: at {lanes} lanes the estimate needs {', '.join(over)} ({part}): this lane "
                        "shape does not fit the part; choose fewer lanes or a larger part", err=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .codegen.hls_model import part_fit
 from .errors import UnetaccelError
 from .scores import agreement, confusion, metrics_from_confusion, sqnr_db
 from .threads import apply_torch_threads
@@ -196,7 +197,7 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
                                 sum(int(r["mismatches"]) + int(r["cycles"] != r["rtl_cycles"]) for r in rs),
                                 time.time() - t, [int(r["cycles"]) for r in rs]))
     area = _area(run, lanes)
-    fit = part_fit(net, lanes)
+    fit = part_fit(net, lanes)  # what `generate` warns of
 
     figures = {
         "run": str(run), "ir": str(ir_path), "dataset": cfg.dataset, "val_images": int(len(x)),
@@ -215,17 +216,6 @@ def make_report(run, images: int = DEFAULT_IMAGES, hw=HW_RUNGS, clock_mhz: float
     files += [out / "report.json", out / "report.md"]
     log.info("report in %s (%.1f s)", out, figures["seconds"])
     return ReportResult(out, figures, files, checks)
-
-
-def part_fit(net, lanes, part: str | None = None) -> dict:
-    """The HLS estimate at these lanes against the board's part (what `generate` warns of)."""
-    from .codegen.hls_model import estimate
-    from .codegen.layout import BOARD_PART, over_part, part_resources
-    part = part or BOARD_PART
-    est = estimate(net, lanes)
-    needs = {"RAMB36": est.ramb36, "DSP48E1": est.multiplier_count}
-    return {"lanes": f"{lanes[0]}x{lanes[1]}", "part": part, "needs": needs, "has": part_resources(part),
-            "over": over_part(needs, part)}
 
 
 def _area(run: Path, lanes) -> dict:

@@ -104,7 +104,7 @@ def test_part_reaches_every_script(tiny_ir, tmp_path):
 def test_a_lane_shape_beyond_the_part_is_warned_of(tiny_ir, tmp_path):
     """32x32 lanes need 1,024+ multipliers: more than the xc7z020's 220 DSP48E1 (a warning, exit 0);
     8x8 fits and says nothing; the report states the same verdict."""
-    from unetaccel.reporting import part_fit
+    from unetaccel.codegen.hls_model import part_fit
     r = _invoke("generate", "--ir", tiny_ir, "--lanes", "32x32", "--out", tmp_path / "b32")
     assert r.exit_code == 0, r.output
     warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]

@@ -162,3 +162,14 @@ def markdown(est: Estimate, clock_ns: float = 10.0) -> str:
               f"{m.ramb18 or ''} | {m.luts or ''} |" for m in est.memories]
     lines.append(f"| **total** | | | | **{est.ramb36:g} RAMB36** | **{est.lutram_luts:,}** |")
     return "\n".join(lines) + "\n"
+
+
+def part_fit(ir: IR, lanes=(8, 8), part: str | None = None) -> dict:
+    """The estimate's block RAM and multipliers at these lanes against a part's (default the
+    board's): `generate` warns and the report tells when `over` is not empty."""
+    from .layout import BOARD_PART, over_part, part_resources
+    part = part or BOARD_PART
+    est = estimate(ir, lanes)
+    needs = {"RAMB36": est.ramb36, "DSP48E1": est.multiplier_count}
+    return {"lanes": f"{lanes[0]}x{lanes[1]}", "part": part, "needs": needs, "has": part_resources(part),
+            "over": over_part(needs, part)}
