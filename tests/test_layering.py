@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-STAGES = ["unetaccel.ir", "unetaccel.codegen", "unetaccel.hls", "unetaccel.rtl_sim", "unetaccel.fsic",
+STAGES = ["unetaccel.ir", "unetaccel.codegen", "unetaccel.hls", "unetaccel.rtl_sim", "unetaccel.fsic", "unetaccel.pynq",
           "unetaccel.tools", "unetaccel.threads", "unetaccel.errors", "unetaccel.options", "unetaccel.palette", "unetaccel.scores"]
 # tools: the external-tool finder the later stages share; errors, options, palette, scores: what the CLI and
 # the later stages share

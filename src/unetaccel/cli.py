@@ -431,6 +431,34 @@ def rtlsim(ir: Path = typer.Option(..., help="RUN/model.json"),
 
 
 @app.command()
+def pynqsim(ir: Path = typer.Option(..., help="RUN/model.json"),
+            build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl is generated if missing; "
+                                                           "BUILD/pynq holds unet.hwh and unet_accel.json)"),
+            images: int = typer.Option(2, min=1, help="validation images from RUN/val.npz"),
+            logits: bool = typer.Option(False, help="also run each image through infer_logits"),
+            lanes: Optional[str] = typer.Option(None, help="PINxPOUT (default: the lanes BUILD/rtl was generated "
+                                                           "with, else 8x8)"),
+            checks: str = typer.Option("all", help="recovery checks: all, none, or a comma list of flush, abort, "
+                                                   "split, tlast, long_frame, timeout"),
+            random_images: bool = False, seed: int = 0):
+    """Run the PYNQ driver, unchanged, against the generated IP on a simulated PYNQ-Z2 (the AXI DMA, the
+    cache, the PS7's bus, from BUILD/pynq/unet.hwh): images through infer (and infer_logits), then the
+    recovery checks, each followed by an exact image."""
+    def body():
+        from .rtl_sim import pynqsim as ps
+        from .rtl_sim.pynqsim import CHECKS
+        chosen = CHECKS if checks == "all" else () if checks == "none" else \
+            tuple(c.strip() for c in checks.split(",") if c.strip())
+        bad = [c for c in chosen if c not in CHECKS]
+        if bad:
+            raise CliError(f"--checks {checks!r}: unknown {', '.join(bad)} (checks: {', '.join(CHECKS)}, all, none)")
+        code = ps.main(ir, build, parse_lanes(lanes) if lanes else None, images, logits, random_images, seed,
+                       chosen, log=lambda *a: typer.echo(" ".join(map(str, a))))
+        raise typer.Exit(code)
+    _run(body)
+
+
+@app.command()
 def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
             build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl and BUILD/fsic are generated if "
                                                            "missing)"),

@@ -5,7 +5,7 @@ it (the PS7's GP0 port, the AXI DMA, the DDR behind a write-back cache) is
 unetaccel.rtl_sim.pynq_board, built from the block design's BUILD/pynq/unet.hwh; the driver
 (unetaccel.pynq) talks to it through a stand-in `pynq` module. Images go through infer (and
 infer_logits), each compared with the integer reference; then the recovery checks
-(tb_pynq.CHECKS), each followed by an exact image. One line a step, `mismatches: N` last.
+(CHECKS), each followed by an exact image. One line a step, `mismatches: N` last.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .rtlsim import generated_lanes, generated_mult
 TOPLEVEL = "unet_accel_ip"
 IP_SOURCES = ["unet_accel_ip.v", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 PYNQ_DIR = "pynq"
+CHECKS = ("flush", "abort", "split", "tlast", "long_frame", "timeout")  # tb_pynq.Job.check_<name>
 TIMEOUT_FACTOR = 20  # the simulated driver's timeout: this many times the IR's ideal frame time
 
 
@@ -45,9 +46,11 @@ def ensure_pynq(ir_path, build_dir, lanes, log=print) -> Path:
 
 
 def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logits=False, checks=(), throughput=0,
-             reload_ir=None, log=print, mult="dsp") -> dict:
+             reload_ir=None, log=print, mult="dsp", reference_ir=None) -> dict:
     """Run the job on the simulated board (holds BUILD/rtl's lock); returns tb_pynq's result
-    (steps, stale reads, throughput) and `failures`."""
+    (steps, stale reads, throughput) and `failures`. reload_ir: another IR of the same shapes,
+    written through load_weights and checked, then this one again. reference_ir: judge the images
+    against that IR's reference instead (the tests' proof that a wrong output fails the rung)."""
     with locked(Path(build_dir) / "rtl"):
         net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
         if not (rtl_dir / "unet_accel_ip.v").is_file():
@@ -55,7 +58,8 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
                               "(issue 22's Verilog-2001 unet_accel_ip)")
         bit = ensure_pynq(ir_path, build_dir, lanes, log)
         runner, sim_dir = build(rtl_dir, False, log, TOPLEVEL, IP_SOURCES)
-        ref = irmod.reference.run(net, images, layout="nchw")
+        judge = irmod.load(reference_ir) if reference_ir is not None else net
+        ref = irmod.reference.run(judge, images, layout="nchw")
         with tempfile.TemporaryDirectory(prefix="unetaccel_pynqsim_") as tmp:
             work = Path(tmp)
             np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits)
@@ -85,7 +89,6 @@ def main(ir_path, build_dir="build", lanes=None, images=2, logits=False, random_
          checks=None, log=print) -> int:
     """Prints a line a step, then `mismatches: N` (mismatching bytes of every compared output, plus
     one for each failed check); returns the exit code."""
-    from .tb_pynq import CHECKS
     net = irmod.load(ir_path)
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
     mult = generated_mult(build_dir) or "dsp"
@@ -96,6 +99,12 @@ def main(ir_path, build_dir="build", lanes=None, images=2, logits=False, random_
     else:
         imgs, _ = load_val(ir_path, net, images)
     res = simulate(ir_path, imgs, build_dir, lanes, logits, CHECKS if checks is None else checks, log=log, mult=mult)
+    total = report(res, log)
+    return 1 if total else 0
+
+
+def report(res: dict, log=print) -> int:
+    """A line a step of a simulate() result, then `mismatches: N`; returns N."""
     total = 0
     for s in res["steps"]:
         total += s["mismatches"] + (0 if s["ok"] or s["mismatches"] else 1)
@@ -108,4 +117,4 @@ def main(ir_path, build_dir="build", lanes=None, images=2, logits=False, random_
     log(f"driver timeout {res['timeout_s'] * 1e3:.3f} ms; {res['accesses']} register accesses; "
         f"simulated in {res['seconds']:.1f} s (log: {res['log']})")
     log(f"mismatches: {total}")
-    return 1 if total else 0
+    return total

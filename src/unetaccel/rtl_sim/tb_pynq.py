@@ -4,7 +4,7 @@
 UNETACCEL_PYNQ_JOB names a JSON job written by unetaccel.rtl_sim.pynqsim: bit (BUILD/pynq/unet.bit;
 the .hwh beside it is what the board is built from), ir, data (an .npz: images N x C x H x W,
 classes, logits of the reference), logits (also run infer_logits), checks (recovery checks by
-name, CHECKS), throughput (frames for throughput_test, 0: none), reload (optional: an IR of the
+name, pynqsim.CHECKS), throughput (frames for throughput_test, 0: none), reload (optional: an IR of the
 same shapes and its reference, for load_weights), timeout_factor, result (the JSON written).
 
 The driver (unetaccel.pynq.driver) runs unchanged in a thread (cocotb.task.bridge) with the
@@ -21,9 +21,6 @@ import numpy as np
 from cocotb.task import bridge
 
 from unetaccel.rtl_sim.pynq_board import SimBoard
-
-CHECKS = ("flush", "abort", "split", "tlast", "long_frame", "timeout")
-
 
 def _hwc(chw: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(chw).transpose(1, 2, 0)).astype(np.uint8)

@@ -1,0 +1,42 @@
+"""The small network of tests/rtl_sim (widths 4, 8; 3 classes; 8x8), its RTL with the IP top and a
+BUILD/pynq, made once per session and shared (one Verilator build of unet_accel_ip)."""
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unetaccel import ir as irmod
+from unetaccel.ir import randnet
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+SEED = 77
+
+
+def _make(folder: Path):
+    from hwh_fixture import write_pynq
+
+    from unetaccel.rtl_sim.runner import ensure_rtl
+    net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
+    ir = folder / "run" / "model.json"
+    irmod.save(net, ir.with_suffix(""))
+    # another network of the same shapes (other weights): load_weights' test
+    irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED + 1), folder / "other" / "model")
+    _, rtl = ensure_rtl(ir, folder / "build")
+    if not (rtl / "unet_accel_ip.v").is_file():  # until the generator writes the IP top (issue 22)
+        shutil.copy(HERE / "shim_unet_accel_ip.v", rtl / "unet_accel_ip.v")
+    try:
+        from unetaccel.codegen import pynq_project  # noqa: F401
+    except ImportError:  # until the generator writes BUILD/pynq: the fixture's
+        write_pynq(folder / "build", net)
+
+
+@pytest.fixture(scope="session")
+def pynq_small(shared):
+    """(RUN/model.json, BUILD, another IR of the same shapes, three random images)."""
+    print("seed", SEED)
+    d = shared("pynq_small", _make)
+    imgs = np.random.default_rng(SEED).integers(0, 256, (3, 3, 8, 8), dtype=np.uint8)
+    return d / "run" / "model.json", d / "build", d / "other" / "model.json", imgs
