@@ -52,3 +52,31 @@ def test_readme_notebook_session_runs(tmp_path, monkeypatch):
     # the last line's value (a notebook shows it): the overlay picture
     img = eval(block.strip().splitlines()[-1], scope)
     assert img.size[0] > 0 and img.size[1] > 0
+
+
+PYNQ_NOTEBOOK = ROOT / "examples" / "pynq_z2.ipynb"
+
+
+def test_board_notebook_is_consistent_with_the_driver():
+    """examples/pynq_z2.ipynb: a real notebook (as above), whose code compiles, imports only what
+    unetaccel has, and calls only what the driver's UnetOverlay has (the classes made on a minimal
+    `pynq`; tests/pynq/test_notebook.py runs the cells on the simulated board)."""
+    import types
+
+    from unetaccel.pynq import driver
+    nb = json.loads(PYNQ_NOTEBOOK.read_text())
+    assert nb["nbformat"] == 4 and nb["nbformat_minor"] >= 5 and nb["metadata"]["kernelspec"]["language"] == "python"
+    cells = nb["cells"]
+    assert all(re.fullmatch(r"[\w-]{1,64}", c["id"]) for c in cells) and len({c["id"] for c in cells}) == len(cells)
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in cells if c["cell_type"] == "code")
+    code = notebook_code(nb)
+    compile(code, str(PYNQ_NOTEBOOK), "exec")
+    for mod, names in re.findall(r"^from (unetaccel[\w.]*) import (.+)$", code, flags=re.M):
+        m = __import__(mod, fromlist=["x"])
+        assert all(n.strip() in getattr(m, "__all__", ()) or hasattr(m, n.strip()) for n in names.split(",")), (mod, names)
+    fake = types.SimpleNamespace(DefaultIP=type("DefaultIP", (), {}), Overlay=type("Overlay", (), {}))
+    _, overlay = driver._make(fake)
+    used = set(re.findall(r"\bol\.(\w+)", code))
+    made = {"config", "timeout", "ibuf", "obuf", "accel", "dma", "net", "clock", "last_cycles", "last_status"}
+    assert used and used <= set(dir(overlay)) | made, used - set(dir(overlay)) - made
+    assert {"infer", "throughput_test", "execute_on_buffers"} <= used

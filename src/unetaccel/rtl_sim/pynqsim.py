@@ -29,16 +29,17 @@ TIMEOUT_FACTOR = 20  # the simulated driver's timeout: this many times the IR's 
 
 
 def ensure_pynq(ir_path, build_dir, lanes, log=print) -> Path:
-    """BUILD/pynq with unet.hwh and unet_accel.json: written by unetaccel.codegen.pynq_project when
+    """BUILD/pynq with unet.hwh and unet_accel.json: (re)written by unetaccel.codegen.pynq_project's
+    generate_pynq (only the files whose text changed; a Vivado .hwh beside a unet.bit is kept) when
     this unetaccel has it, else expected in place. Returns the bitstream's path (unet.bit; the
     simulation reads the .hwh beside it, the .bit need not exist)."""
     out = Path(build_dir) / PYNQ_DIR
     try:
-        from ..codegen import pynq_project  # noqa: F401  (helper A's emitter, issue 22)
+        from ..codegen import pynq_project
     except ImportError:
         pynq_project = None
-    if pynq_project is not None and hasattr(pynq_project, "ensure_pynq"):
-        pynq_project.ensure_pynq(ir_path, build_dir, lanes=lanes, log=log)
+    if pynq_project is not None and hasattr(pynq_project, "generate_pynq"):
+        pynq_project.generate_pynq(irmod.load(ir_path), out, lanes=lanes, ir_file=Path(ir_path).with_suffix(".json").name)
     for name in ("unet.hwh", "unet_accel.json"):
         if not (out / name).is_file():
             raise RtlSimError(f"{out / name}: missing; `unetaccel bitstream --ir {ir_path}` writes BUILD/pynq")
@@ -46,11 +47,13 @@ def ensure_pynq(ir_path, build_dir, lanes, log=print) -> Path:
 
 
 def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logits=False, checks=(), throughput=0,
-             reload_ir=None, log=print, mult="dsp", reference_ir=None) -> dict:
+             reload_ir=None, log=print, mult="dsp", reference_ir=None, notebook=None) -> dict:
     """Run the job on the simulated board (holds BUILD/rtl's lock); returns tb_pynq's result
     (steps, stale reads, throughput) and `failures`. reload_ir: another IR of the same shapes,
     written through load_weights and checked, then this one again. reference_ir: judge the images
-    against that IR's reference instead (the tests' proof that a wrong output fails the rung)."""
+    against that IR's reference instead (the tests' proof that a wrong output fails the rung).
+    notebook: {"path": an .ipynb, "folder": where its cells run}: instead of the checks, the
+    notebook's code cells run on the simulated board (the folder holds the files it names)."""
     with locked(Path(build_dir) / "rtl"):
         net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
         if not (rtl_dir / "unet_accel_ip.v").is_file():
@@ -71,6 +74,9 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
                 oref = irmod.reference.run(other, images[:1], layout="nchw")
                 np.savez(work / "reload.npz", classes=oref.classes)
                 job["reload"] = {"ir": str(Path(reload_ir).resolve()), "data": str(work / "reload.npz")}
+            if notebook is not None:
+                job["notebook"] = {"path": str(Path(notebook["path"]).resolve()),
+                                   "folder": str(Path(notebook["folder"]).resolve())}
             (work / "job.json").write_text(json.dumps(job))
             env = {"UNETACCEL_PYNQ_JOB": str(work / "job.json")}
             xml, seconds = _run_cocotb(runner, TOPLEVEL, "unetaccel.rtl_sim.tb_pynq", sim_dir, rtl_dir, env, work)

@@ -41,6 +41,8 @@ class Job:
         return s
 
     def run(self) -> dict:
+        if self.job.get("notebook"):
+            return self.run_notebook(self.job["notebook"])
         from unetaccel.pynq import driver
         ol = driver.UnetOverlay(self.job["bit"], ir=self.job["ir"], clock=self.board.now)
         self.ol = ol
@@ -68,8 +70,32 @@ class Job:
                "timeout_s": ol.timeout, "dma_length_bits": self.board.dma.length_bits}
         if self.job.get("throughput"):
             self.image(0)  # the buffers hold a real image
-            out["throughput"] = ol.throughput_test(int(self.job["throughput"]))
+            out["throughput"] = ol.throughput_test(int(self.job["throughput"]), logits=bool(self.job.get("logits")))
         return out
+
+    def run_notebook(self, nb: dict) -> dict:
+        """The board notebook's code cells, in order, in its folder (the files it names there), the
+        driver's clock the wall clock as on a board."""
+        cells = [c for c in json.load(open(nb["path"]))["cells"] if c["cell_type"] == "code"]
+        scope: dict = {}
+        here = os.getcwd()
+        os.chdir(nb["folder"])
+        try:
+            for i, c in enumerate(cells):
+                src = "".join(c["source"])
+                t0 = self.board.now()
+                try:
+                    exec(compile(src, f"{nb['path']} cell {c.get('id', i)}", "exec"), scope)
+                except Exception as e:
+                    self.board_log(traceback.format_exc())
+                    self.step(f"notebook cell {c.get('id', i)}", False, f"{type(e).__name__}: {e}")
+                    break
+                self.step(f"notebook cell {c.get('id', i)}", True, "ran", sim_us=(self.board.now() - t0) * 1e6)
+        finally:
+            os.chdir(here)
+        scores = scope.get("scores") or {}
+        return {"steps": self.steps, "stale_reads": self.board.stale_reads, "accesses": self.board.accesses,
+                "timeout_s": getattr(scope.get("ol"), "timeout", 0.0), "scores": scores}
 
     def board_log(self, text: str) -> None:
         cocotb.log.info(text)

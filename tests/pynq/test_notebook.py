@@ -1,0 +1,37 @@
+"""The board notebook (examples/pynq_z2.ipynb), its code cells as written, on the simulated board
+(the small network; a picture of 11 x 13 pixels, so infer tiles it). The driver's clock is the wall
+clock there, as on a board, so its timeout cell waits about a second."""
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from unetaccel.codegen import regmap
+from unetaccel.ir.data import save_val
+from unetaccel.rtl_sim import pynqsim
+
+RTL_READY = "abort" in regmap.fields()["CTRL"] and "STATUS" in regmap.fields()
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "pynq_z2.ipynb"
+
+
+def test_the_board_notebook_runs_on_the_simulated_board(pynq_small, tmp_path, monkeypatch):
+    ir, build, _, imgs = pynq_small
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # a failed cell is reported here, not by cocotb's runner
+    rng = np.random.default_rng(5)
+    print("seed 5")
+    for name in ("unet.hwh", "unet_accel.json"):
+        (tmp_path / name).symlink_to((build / "pynq" / name).resolve())
+    for p in (ir, ir.with_suffix(".npz")):
+        (tmp_path / p.name).symlink_to(p.resolve())
+    save_val(tmp_path / "val.npz", imgs, rng.integers(0, 3, (len(imgs), 8, 8)))
+    Image.fromarray(rng.integers(0, 256, (11, 13, 3), dtype=np.uint8)).save(tmp_path / "picture.png")
+    res = pynqsim.simulate(ir, imgs[:1], build, checks=(), notebook={"path": NOTEBOOK, "folder": tmp_path},
+                           log=print)
+    for s in res["steps"]:
+        print(s)
+    steps = {s["step"]: s for s in res["steps"]}
+    if not RTL_READY:  # without CTRL.abort the old RTL ends half a frame with bad_size instead of timing out
+        assert "BadSizeError" in steps.pop("notebook cell errors")["detail"]
+    assert steps and all(s["ok"] for s in steps.values()), res["steps"]
+    assert res["scores"]["agreement"] == 1.0 and res["scores"]["mismatches"] == 0 and res["scores"]["images"] == 3
