@@ -72,7 +72,8 @@ test: $(STAMP) tools
 # when FSIC_FPGA_ROOT is unset: .ci/run sets it); the PYNQ driver on the simulated board (tests/pynq, about
 # a minute). --torch-free (tests/conftest.py) leaves out tests/cli, tests/model, tests/quant and every test
 # marked torch or using the trained network, and the summary lists them; torch is not installed here, so a
-# selected test that needs it fails. No lint or mypy (make test runs them on 3.11). A renamed test in SMOKE_TESTS fails the run (pytest: not found).
+# selected test that needs it fails. No lint or mypy (make test runs them on 3.11). A renamed test in
+# SMOKE_TESTS fails the run (pytest: not found).
 SMOKE_TESTS := tests/ir tests/test_scores.py tests/test_layering.py tests/test_api.py tests/test_threads.py tests/test_docs.py \
   tests/codegen/test_cache.py tests/codegen/test_hls_model.py tests/codegen/test_place.py \
   tests/test_tiling.py::test_starts_and_the_stitching_rule tests/test_tiling.py::test_tiles_of_a_map_stitch_back_without_a_seam \
