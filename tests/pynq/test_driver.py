@@ -57,6 +57,10 @@ def test_deployment_description_is_read_tolerantly(tmp_path):
     assert (dep.instance, dep.dma, dep.in_bytes, dep.logit_bytes, dep.clock_mhz) == ("unet_accel_0", "axi_dma_0",
                                                                                      24, 48, 100.0)
     assert dep.registers == {r.name: r.offset for r in regmap.REGISTERS}
+    # an IP with a map of its own (the HLS IP): its registers only
+    (tmp_path / "min" / "unet_accel.json").write_text(json.dumps({"input_shape": [4, 6, 1], "num_classes": 2,
+                                                                  "ip": "hls", "registers": {"CTRL": 0, "ERROR": 128}}))
+    assert config.load_deployment(tmp_path / "min").registers == {"CTRL": 0, "ERROR": 128}
     with pytest.raises(errors.DeploymentError, match="input_shape"):
         (tmp_path / "min" / "unet_accel.json").write_text("{}")
         config.load_deployment(tmp_path / "min")

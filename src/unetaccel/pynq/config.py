@@ -4,7 +4,7 @@ Keys read (docs/pynq.md): format, version, ip ("rtl" or "hls"), vlnv, instance, 
 [H, W, C], num_classes, in_bytes, class_bytes, logit_bytes, lanes [PIN, POUT], clock_mhz,
 dma_length_bits, registers {name: offset}, ir (the IR's file name, beside the JSON), bitstream.
 Missing keys take the spec's defaults (instance unet_accel_0, dma axi_dma_0, 100 MHz, the
-register map's offsets); sizes missing are derived from the shape.
+register map's offsets when it has no registers); sizes missing are derived from the shape.
 """
 from __future__ import annotations
 
@@ -78,8 +78,10 @@ def load_deployment(path) -> Deployment:
         k = int(d["num_classes"])
     except (KeyError, TypeError, ValueError):
         raise DeploymentError(f"{p}: input_shape [H, W, C] and num_classes are required") from None
-    regs = {r.name: r.offset for r in regmap.REGISTERS}
-    regs.update({str(n): int(v) for n, v in (d.get("registers") or {}).items()})
+    # this IP's map as the JSON gives it (the HLS IP has fewer registers, at offsets of its own); the
+    # RTL's register map when the JSON has none
+    regs = {str(n): int(v) for n, v in (d.get("registers") or {}).items()} or \
+        {r.name: r.offset for r in regmap.REGISTERS}
     lanes = tuple(int(v) for v in d.get("lanes", (8, 8)))
     return Deployment(folder=p.parent, input_shape=(h, w, c), num_classes=k, ip=str(d.get("ip", "rtl")),
                       vlnv=str(d.get("vlnv", "")), instance=str(d.get("instance", "unet_accel_0")),

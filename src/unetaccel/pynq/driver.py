@@ -67,7 +67,10 @@ class _Registers:
         return regmap.unpack("ERROR", self.read_reg("ERROR"))["code"]
 
     def cycles(self) -> int:
-        """CYCLES_HI:CYCLES_LO, the cycles of the last run (as the engine counts them)."""
+        """CYCLES_HI:CYCLES_LO, the cycles of the last run (as the engine counts them); 0 when the IP
+        has no cycle counter (the HLS IP)."""
+        if not self.has("CYCLES_LO"):
+            return 0
         return self.read_reg("CYCLES_HI") << 32 | self.read_reg("CYCLES_LO")
 
     def status_bits(self) -> list[str]:
