@@ -438,8 +438,8 @@ def pynqsim(ir: Path = typer.Option(..., help="RUN/model.json"),
             logits: bool = typer.Option(False, help="also run each image through infer_logits"),
             lanes: Optional[str] = typer.Option(None, help="PINxPOUT (default: the lanes BUILD/rtl was generated "
                                                            "with, else 8x8)"),
-            checks: str = typer.Option("all", help="recovery checks: all, none, or a comma list of flush, abort, "
-                                                   "split, tlast, long_frame, timeout"),
+            checks: str = typer.Option("all", help="recovery checks: all, none, or a comma list of flush, length, "
+                                                   "abort, split, tlast, long_frame, timeout"),
             random_images: bool = False, seed: int = 0):
     """Run the PYNQ driver, unchanged, against the generated IP on a simulated PYNQ-Z2 (the AXI DMA, the
     cache, the PS7's bus, from BUILD/pynq/unet.hwh): images through infer (and infer_logits), then the

@@ -24,7 +24,7 @@ def _run(ir, build, *, images=2, logits=False, checks=(), seed=77):
 @pytest.fixture(scope="module")
 def images_and_flush(pynq_small):
     ir, build, _, _ = pynq_small
-    return _run(ir, build, logits=True, checks=("flush",))
+    return _run(ir, build, logits=True, checks=("flush", "length"))
 
 
 def test_images_through_infer_and_infer_logits_are_exact(images_and_flush):
@@ -34,6 +34,12 @@ def test_images_through_infer_and_infer_logits_are_exact(images_and_flush):
     assert [s.split(":")[0] for s in steps[:4]] == ["image 0 (class map)", "image 1 (class map)", "image 0 (logits)",
                                                      "image 1 (logits)"]
     assert all(": ok: match" in s for s in steps)
+
+
+def test_a_transfer_longer_than_the_length_register_is_refused(images_and_flush):
+    _, lines = images_and_flush
+    check = next(s for s in lines if s.startswith("check length"))
+    assert check.startswith("check length: ok: refused: Transfer size is 16384 bytes") and "fits 14 bits" in check
 
 
 def test_a_missing_flush_is_caught(images_and_flush):

@@ -389,6 +389,7 @@ class SimDma:
                 await RisingEdge(self.clk)
                 if s["TREADY"].value:
                     break
+                await RisingEdge(s["TREADY"])  # held off: sleep until TREADY rises (no Python each cycle)
         s["TVALID"].value = 0
         s["TLAST"].value = 0
         ch.transfers.append(n)
@@ -404,8 +405,10 @@ class SimDma:
         has_keep = "TKEEP" in m
         m["TREADY"].value = 1
         while True:
+            if not m["TVALID"].value:
+                await RisingEdge(m["TVALID"])  # nothing offered: sleep until TVALID rises (the engine computes)
             await RisingEdge(self.clk)
-            if not (m["TVALID"].value and m["TREADY"].value):
+            if not m["TVALID"].value:
                 continue
             word = int(m["TDATA"].value).to_bytes(4, "little")
             keep = int(m["TKEEP"].value) if has_keep else 0xF

@@ -24,7 +24,7 @@ from .rtlsim import generated_lanes, generated_mult
 TOPLEVEL = "unet_accel_ip"
 IP_SOURCES = ["unet_accel_ip.v", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 PYNQ_DIR = "pynq"
-CHECKS = ("flush", "abort", "split", "tlast", "long_frame", "timeout")  # tb_pynq.Job.check_<name>
+CHECKS = ("flush", "length", "abort", "split", "tlast", "long_frame", "timeout")  # tb_pynq.Job.check_<name>
 TIMEOUT_FACTOR = 20  # the simulated driver's timeout: this many times the IR's ideal frame time
 
 

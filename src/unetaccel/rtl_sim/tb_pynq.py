@@ -231,6 +231,22 @@ class Job:
             waited = self.board.now() - ol._t0
             return waited >= ol.timeout and ol.accel.idle(), f"{e} (after {waited * 1e6:.1f} us simulated)"
 
+    def check_length(self):
+        """A transfer longer than the DMA's length register (c_sg_length_width, from the .hwh) is
+        refused before it starts, as PYNQ's driver does; the frames of this network fit it."""
+        import pynq
+        ol = self.ol
+        bits = self.board.dma.length_bits
+        most = max(ol.config.in_bytes, ol.config.logit_bytes, ol.config.class_bytes)
+        big = pynq.allocate(shape=(1 << bits,), dtype=np.uint8)
+        try:
+            ol.dma.sendchannel.transfer(big)
+            return False, f"a {big.nbytes}-byte transfer was started on a {bits}-bit length register"
+        except ValueError as e:
+            return most < 1 << bits, f"refused: {e} (the largest frame, {most} bytes, fits {bits} bits)"
+        finally:
+            big.freebuffer()
+
     def check_reload(self):
         """load_weights: another network's parameters (same shapes) through WLOAD, its reference
         exact; then the original's again, exact."""
