@@ -1,5 +1,6 @@
-"""The board notebook (examples/pynq_z2.ipynb), its code cells as written, on the simulated board
-(the small network; a picture of 11 x 13 pixels, so infer tiles it). The driver's clock is the wall
+"""The board notebook (examples/pynq_z2.ipynb), its code cells as written, then `python -m
+unetaccel.pynq validate`, on the simulated board (the small network; a picture of 11 x 13 pixels,
+so infer tiles it). The driver's clock is the wall
 clock there, as on a board, so its timeout cell waits about a second."""
 from pathlib import Path
 
@@ -26,8 +27,12 @@ def test_the_board_notebook_runs_on_the_simulated_board(pynq_small, tmp_path, mo
         (tmp_path / p.name).symlink_to(p.resolve())
     save_val(tmp_path / "val.npz", imgs, rng.integers(0, 3, (len(imgs), 8, 8)))
     Image.fromarray(rng.integers(0, 256, (11, 13, 3), dtype=np.uint8)).save(tmp_path / "picture.png")
-    res = pynqsim.simulate(ir, imgs[:1], build, checks=(), notebook={"path": NOTEBOOK, "folder": tmp_path},
-                           log=print)
+    # then `python -m unetaccel.pynq validate` as a board's terminal runs it (the bitstream already loaded)
+    validate = ("from unetaccel.pynq.validate import main\n"
+                "assert main(['validate', '--bit', 'unet.bit', '--val', 'val.npz', '--ir', 'model.json', "
+                "'--no-download']) == 0\n")
+    res = pynqsim.simulate(ir, imgs[:1], build, checks=(), log=print,
+                           notebook={"path": NOTEBOOK, "folder": tmp_path, "extra": [validate]})
     for s in res["steps"]:
         print(s)
     steps = {s["step"]: s for s in res["steps"]}

@@ -52,8 +52,9 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
     (steps, stale reads, throughput) and `failures`. reload_ir: another IR of the same shapes,
     written through load_weights and checked, then this one again. reference_ir: judge the images
     against that IR's reference instead (the tests' proof that a wrong output fails the rung).
-    notebook: {"path": an .ipynb, "folder": where its cells run}: instead of the checks, the
-    notebook's code cells run on the simulated board (the folder holds the files it names)."""
+    notebook: {"path": an .ipynb, "folder": where its cells run, "extra": [code, ...]}: instead of
+    the checks, the notebook's code cells run on the simulated board (the folder holds the files it
+    names), then the extra code."""
     with locked(Path(build_dir) / "rtl"):
         net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
         if not (rtl_dir / "unet_accel_ip.v").is_file():
@@ -76,7 +77,8 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
                 job["reload"] = {"ir": str(Path(reload_ir).resolve()), "data": str(work / "reload.npz")}
             if notebook is not None:
                 job["notebook"] = {"path": str(Path(notebook["path"]).resolve()),
-                                   "folder": str(Path(notebook["folder"]).resolve())}
+                                   "folder": str(Path(notebook["folder"]).resolve()),
+                                   "extra": list(notebook.get("extra", ()))}
             (work / "job.json").write_text(json.dumps(job))
             env = {"UNETACCEL_PYNQ_JOB": str(work / "job.json")}
             xml, seconds = _run_cocotb(runner, TOPLEVEL, "unetaccel.rtl_sim.tb_pynq", sim_dir, rtl_dir, env, work)

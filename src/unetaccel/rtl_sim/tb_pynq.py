@@ -75,8 +75,9 @@ class Job:
 
     def run_notebook(self, nb: dict) -> dict:
         """The board notebook's code cells, in order, in its folder (the files it names there), the
-        driver's clock the wall clock as on a board."""
+        driver's clock the wall clock as on a board; then nb["extra"], more code to run there."""
         cells = [c for c in json.load(open(nb["path"]))["cells"] if c["cell_type"] == "code"]
+        cells += [{"id": f"extra-{i}", "source": [src]} for i, src in enumerate(nb.get("extra", ()))]
         scope: dict = {}
         here = os.getcwd()
         os.chdir(nb["folder"])
