@@ -36,6 +36,7 @@ VLNVS = [RTL_VLNV, RTL_VLNV.rpartition(":")[0], HLS_VLNV, HLS_VLNV.rpartition(":
 # AXI DMA (PG021) simple-mode registers the driver touches itself (PYNQ's DMA driver does the rest)
 DMA_MM2S_DMACR, DMA_MM2S_DMASR, DMA_S2MM_DMACR, DMA_S2MM_DMASR = 0x00, 0x04, 0x30, 0x34
 DMACR_RESET = 1 << 2  # soft reset of the whole DMA (both channels); reads 1 until it is done
+ERROR_POLLS = 16  # while waiting, the DMA's error bits are read every this many polls (a read costs bus time)
 RESET_POLLS = 1000  # register reads a DMA soft reset may take (PG021: a few cycles once the streams are quiet)
 
 
@@ -249,10 +250,13 @@ def _make(pynq):  # noqa: C901 (the two classes, closed over the pynq module the
 
         def _until(self, cond, what: str) -> None:
             """Poll cond() until it holds; past the run's deadline: recover and raise AcceleratorTimeout.
-            A DMA channel reporting an error raises DmaError (after recovering)."""
+            A DMA channel reporting an error (read every ERROR_POLLS polls) raises DmaError (after
+            recovering)."""
             deadline = self._t0 + self.timeout
+            polls = 0
             while not cond():
-                for name in ("sendchannel", "recvchannel"):
+                polls += 1
+                for name in ("sendchannel", "recvchannel") if polls % ERROR_POLLS == 0 else ():
                     ch = getattr(self.dma, name)
                     if ch.error:
                         sr = self.dma.read(DMA_MM2S_DMASR if name == "sendchannel" else DMA_S2MM_DMASR)
