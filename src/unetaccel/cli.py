@@ -363,7 +363,10 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
              out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
              mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "
-                                                  "output lanes' products: half the DSP48E1s)")):
+                                                  "output lanes' products: half the DSP48E1s)"),
+             bus_errors: str = typer.Option("okay", help="what the RTL's AXI-Lite slave answers to a refused "
+                                                         "access: okay (recorded in STATUS; a Zynq port takes an "
+                                                         "error response as an abort) or slverr")):
     """Generate BUILD/hls (the C/HLS project for Vitis HLS), BUILD/rtl (the Verilog accelerator) and
     BUILD/fsic (the accelerator as FSIC's user project 0, with its firmware) from the IR."""
     def body():
@@ -375,7 +378,8 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
             raise CliError(f"--clock-ns {clock_ns}: the clock period must be positive")
         ln = parse_lanes(lanes)
         check_writable(out, "--out")
-        files = gen(net, out, lanes=ln, part=part, clock_ns=clock_ns, ir_file=ir.name, mult=parse_mult(mult))
+        files = gen(net, out, lanes=ln, part=part, clock_ns=clock_ns, ir_file=ir.name, mult=parse_mult(mult),
+                    bus_errors=bus_errors)
         for target, fs in files.items():
             typer.echo(f"{target}: {len(fs)} files in {out / target}")
         over = part_fit(net, ln, part)["over"]

@@ -32,7 +32,7 @@ def test_pack_unpack_and_write_masks():
     # writable bits: the fields of read/write registers, only ap_start of CTRL, nothing of a status register
     assert regmap.write_mask("MODE") == 0xF and regmap.write_mask("OPCODE") == 0xFF
     assert regmap.write_mask("QUANT") == 0xFFFF0001 and regmap.write_mask("DIM") == 0xFFFFFFFF
-    assert regmap.write_mask("CTRL") == regmap.field("CTRL", "ap_start").mask == 1
+    assert regmap.write_mask("CTRL") == regmap.field("CTRL", "ap_start").mask | regmap.field("CTRL", "abort").mask == 0x21
     assert regmap.write_mask("ERROR") == regmap.write_mask("CONFIG") == 0
     assert regmap.reset_value("CTRL") == regmap.pack("CTRL", ap_idle=1)
     assert regmap.reset_value("ID") == regmap.ID_VALUE and regmap.reset_value("MODE") == 0
@@ -151,7 +151,7 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     _patch(monkeypatch, "QUANT", split=(8, 16))  # the concat split moves to [23:8]
     _patch(monkeypatch, "DIM", height=(0, 16), width=(16, 16))  # height and width swap
     _patch(monkeypatch, "CTRL", ap_start=(4, 1))  # ap_start moves to bit 4
-    _patch(monkeypatch, "ERROR", offset=0x084)
+    _patch(monkeypatch, "ERROR", offset=0x088)
     monkeypatch.setattr(regmap, "OPCODES", {**regmap.OPCODES, "argmax": 9})
     monkeypatch.setattr(regmap, "ERRORS", {**regmap.ERRORS, "bad_size": 12})
     after = _rtl(net, tmp_path / "after")
@@ -161,9 +161,9 @@ def test_generated_verilog_follows_the_description(net, tmp_path, monkeypatch):
     assert "wire unused = &{1'b0, mode[31:4], sl_opcode[31:8], sl_quant[31:24], sl_quant[7:1], 1'b0};" in accel
     assert ".sl_h({16'd0, sl_dim[15:0]}), .sl_w({16'd0, sl_dim[31:16]})" in accel
     assert "assign cur_dim = {w[15:0], h[15:0]};" in core
-    assert "UNET_REG_CTRL[11:0]: if (wen[4] && wdata_q[4] && !busy" in regs
-    assert "s_axil_rdata <= {27'd0, busy | start_pulse, err_flag, !busy, done_flag, 1'd0};" in regs
-    assert "localparam [31:0] UNET_REG_ERROR = 32'h00000084;" in regs
+    assert "wire       start_written = ctrl_write && wen[4] && wdata_q[4];" in regs
+    assert "s_axil_rdata <= {27'd0, busy | start_pulse, err_flag, !busy && !start_pulse, done_flag, 1'd0};" in regs
+    assert "localparam [31:0] UNET_REG_ERROR = 32'h00000088;" in regs
     assert "OP_ARGMAX = 9;" in core
     assert "ERR_BAD_SIZE = 12," in core
     # the moved fields still make consistent Verilog (every bit used or declared unused)

@@ -11,21 +11,24 @@ from pathlib import Path
 
 
 def generate(ir, out, lanes=(8, 8), part=None, clock_ns=10.0, ir_file="model.json",
-             mult="dsp") -> dict[str, list[Path]]:
+             mult="dsp", bus_errors="okay") -> dict[str, list[Path]]:
     """Write OUT/hls (the HLS project), OUT/rtl (the Verilog accelerator) and OUT/fsic (the
     accelerator as FSIC's user project 0, with its firmware) for the IR;
     returns the written files per target. Both take PIN x POUT lanes; the RTL engine's are powers
     of two from 2 to 32, checked before anything is written, as is `mult`, the RTL's multiplier
-    style (rtl_project.MULTS)."""
+    style (rtl_project.MULTS), and `bus_errors`, what its AXI-Lite slave answers to a refused access
+    (regmap.BUS_ERRORS)."""
     from .fsic_project import generate_fsic
     from .hls_project import DEFAULT_PART, generate_hls
     from .layout import max_weight_bits
-    from .rtl_project import check_lanes, check_mult, generate_rtl
+    from .rtl_project import check_bus_errors, check_lanes, check_mult, generate_rtl
 
     check_lanes(lanes)  # before writing anything
     check_mult(mult, lanes, max_weight_bits(ir))
+    check_bus_errors(bus_errors)
     out = Path(out)
     return {"hls": generate_hls(ir, out / "hls", lanes=lanes, part=part or DEFAULT_PART, clock_ns=clock_ns,
                                 ir_file=ir_file),
-            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult, part=part or DEFAULT_PART),
+            "rtl": generate_rtl(ir, out / "rtl", lanes=lanes, ir_file=ir_file, mult=mult, part=part or DEFAULT_PART,
+                                bus_errors=bus_errors),
             "fsic": generate_fsic(ir, out / "fsic", lanes=lanes, ir_file=ir_file)}

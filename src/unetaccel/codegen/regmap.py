@@ -55,6 +55,10 @@ REGISTERS: tuple[Register, ...] = (
               "ro"),
         Field("ap_idle", 2, 1, "engine idle", "ro", reset=1),
         Field("ap_error", 3, 1, "set with ap_done when the run was rejected or aborted", "ro"),
+        Field("abort", 5, 1, "write 1 to stop the run at once (self-clearing; reads 0): the engine goes idle "
+                             "with ap_done, ap_error and ERROR = aborted, sends no further output, and drops the "
+                             "rest of the input frame as it arrives (up to a TLAST or the frame's length, or "
+                             "the next start)"),
     ), "control and status"),
     Register(0x004, "GIE", "rw", (Field("enable", 0, 1),), "global interrupt enable"),
     Register(0x008, "IER", "rw", (Field("done", 0, 1),), "done interrupt enable"),
@@ -89,6 +93,16 @@ REGISTERS: tuple[Register, ...] = (
     Register(0x070, "CYCLES_LO", "ro", (Field("value", 0, 32),), "cycles of the last run, low word"),
     Register(0x074, "CYCLES_HI", "ro", (Field("value", 0, 32),), "cycles of the last run, high word"),
     Register(0x080, "ERROR", "ro", (Field("code", 0, 8),), "why the last start was rejected or aborted"),
+    Register(0x084, "STATUS", "w1c", (
+        Field("bad_offset", 0, 1, "an access (read or write) to an offset no register has"),
+        Field("read_only", 1, 1, "a write to a register without writable bits"),
+        Field("load_refused", 2, 1, "a WLOAD_DATA write was refused (as WLOAD_STATUS.refused)"),
+        Field("start_busy", 3, 1, "a start written while busy (ignored)"),
+        Field("tlast_early", 4, 1, "an input frame had TLAST before its last byte (the frame goes on: a frame "
+                                   "may come in several transfers)"),
+        Field("tlast_missing", 5, 1, "the beat that completed an input frame had no TLAST"),
+    ), "sticky notes of what the bus or the input stream did wrong (write 1 to clear a bit); every access "
+       "answers OKAY, so software reads this instead of a bus error"),
     Register(0x0F0, "ID", "ro", (Field("value", 0, 32, reset=ID_VALUE),), 'ID: "UNET" in ASCII'),
     Register(0x0F4, "VERSION", "ro", (Field("value", 0, 32, reset=VERSION_VALUE),), "version (major.minor, 16.16)"),
     Register(0x0F8, "CONFIG", "ro", (Field("pout", 0, 8), Field("pin", 8, 8), Field("weight_bits", 16, 8)),
@@ -136,6 +150,10 @@ ERRORS: dict[str, int] = {
 }
 
 
+#: What the AXI-Lite slave answers to a refused access (generate's --bus-errors): "okay" (the
+#: default: a Zynq general-purpose port turns an error response into an external abort, a SIGBUS in
+#: the process), or "slverr". Either way the access is recorded in STATUS.
+BUS_ERRORS = ("okay", "slverr")
 WRITABLE = ("rw", "rw/sc", "w1c", "wo")  # accesses whose bits a write reaches
 WORD_BITS = 32
 
@@ -174,7 +192,9 @@ def write_mask(name: str) -> int:
 
 def writable() -> tuple[str, ...]:
     """The registers a write reaches (a non-zero write_mask()). A write to any other offset, mapped
-    or not, answers SLVERR and changes nothing; so does a read of an offset no register has."""
+    or not, changes nothing and sets STATUS.read_only or STATUS.bad_offset; a read of an offset no
+    register has reads 0 and sets STATUS.bad_offset. The response is OKAY (SLVERR with the generator's
+    bus_errors="slverr": BUS_ERRORS)."""
     return tuple(r.name for r in REGISTERS if write_mask(r.name))
 
 

@@ -29,8 +29,14 @@ from .layout import (BOARD_PART, SUPPORTED_LANES, check_lanes, fused_argmax, gro
 from .render import render
 from .writer import write_files
 
-TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "tb_unet.sv", "unet_regmap.h", "vivado.tcl")
+TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "unet_accel_ip.v", "tb_unet.sv", "unet_regmap.h",
+             "vivado.tcl")
 DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
+#: The IP's top for Vivado (Verilog-2001 around unet_accel: Vitis HLS's port names, active-low
+#: ap_rst_n, the interface attributes), module unet_accel_ip.
+IP_TOP = "unet_accel_ip.v"
+#: The IP top's clock (its X_INTERFACE_PARAMETER FREQ_HZ): the PYNQ-Z2 design's FCLK_CLK0.
+CLOCK_HZ = 100_000_000
 SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
 PARAM_FILES = ("bn_params.mem", "layers.mem")  # $readmemh'd by unet_core, beside the weight banks' files
 #: unet_core keeps the weight memory in banks of W_BANK_WORDS words (the depth of a block RAM at
@@ -69,6 +75,10 @@ DSP_A_BITS = 25  # a DSP48E1 multiplies 25 x 18 bits: a packed weight pair must 
 
 class MultError(UnetaccelError, ValueError):
     """A multiplier style (--mult) the generator cannot build for this network and these lanes."""
+
+
+class BusErrorsError(UnetaccelError, ValueError):
+    """An AXI-Lite error style (--bus-errors) the generator does not know."""
 
 
 def check_mult(mult: str, lanes, wbits: int) -> str:
@@ -478,11 +488,21 @@ def _check_weights_fit(weights: np.ndarray, wbits: int, what: str) -> None:
                       f"{wbits}-bit weight memory")
 
 
+def check_bus_errors(bus_errors: str) -> str:
+    """The AXI-Lite slave's answer to a refused access (regmap.BUS_ERRORS), else BusErrorsError
+    naming --bus-errors."""
+    if bus_errors not in regmap.BUS_ERRORS:
+        raise BusErrorsError(f"--bus-errors {bus_errors!r}: choose {' or '.join(regmap.BUS_ERRORS)}")
+    return bus_errors
+
+
 def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp",
-             part: str = BOARD_PART) -> dict[str, str]:
-    """BUILD/rtl's files, {path relative to the folder: text}: SystemVerilog sources, .mem files,
-    layout.json, the C register header and vivado.tcl (a Vivado project of the sources and .mem files
-    for `part`). mult: the multiplier style (MULTS; check_mult refuses one that is not exact here)."""
+             part: str = BOARD_PART, bus_errors: str = "okay") -> dict[str, str]:
+    """BUILD/rtl's files, {path relative to the folder: text}: SystemVerilog sources, the IP top
+    (IP_TOP), .mem files, layout.json, the C register header and vivado.tcl (a Vivado project of the
+    sources and .mem files for `part`). mult: the multiplier style (MULTS; check_mult refuses one
+    that is not exact here); bus_errors: what a refused AXI-Lite access answers (regmap.BUS_ERRORS)."""
+    check_bus_errors(bus_errors)
     pin, pout = check_lanes(lanes)
     wbits = max_weight_bits(ir)
     check_mult(mult, (pin, pout), wbits)
@@ -514,6 +534,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "ltab_words": LTAB_WORDS, "ltab": {f: i for i, f in enumerate(FIELDS)},
         "part": part,  # vivado.tcl's part (default the PYNQ-Z2's); `-tclargs PART` replaces it
         "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES,
+        "slverr": bus_errors == "slverr", "clock_hz": CLOCK_HZ, "status_mask": regmap.write_mask("STATUS"),
         "mem_files": [*weight_files(len(weights)), *PARAM_FILES],
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
@@ -524,6 +545,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
     files.update({
         **mems,
         "layout.json": json.dumps({"ir": ir_file, "lanes": [pin, pout], "word_lanes": max(pin, pout),
+                                   "bus_errors": bus_errors,
                                    "weight_bits": wbits, "weight_parts": parts, "datapath": dp,
                                    "weight_words": len(weights), "weight_files": weight_files(len(weights)),
                                    "pairs": any(r["pair"] for r in rows),
@@ -536,15 +558,16 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
 
 
 def generate_rtl(ir: IR, out_dir, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp",
-                 part: str = BOARD_PART) -> list[Path]:
+                 part: str = BOARD_PART, bus_errors: str = "okay") -> list[Path]:
     """Write BUILD/rtl (rewriting only the files whose text changed) and its stamp (what it was
     made from: `unetaccel rtlsim` reads it); returns the Verilog, .mem and layout.json files."""
     pin, pout = check_lanes(lanes)
-    files = emit_rtl(ir, (pin, pout), ir_file, mult, part)
+    files = emit_rtl(ir, (pin, pout), ir_file, mult, part, bus_errors)
     with locked(out_dir):
         # weight banks of an earlier generation that this one does not have (a smaller network)
         for stale in set(Path(out_dir).glob("weights*.mem")) - {Path(out_dir) / f for f in files}:
             stale.unlink()
         written = write_files(out_dir, files)
-        write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[pin, pout], mult=mult))
+        write_stamp(out_dir, generation_record(ir, ir_file=ir_file, lanes=[pin, pout], mult=mult,
+                                               bus_errors=bus_errors))
     return written

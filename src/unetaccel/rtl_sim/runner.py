@@ -44,19 +44,20 @@ class RtlSimError(UnetaccelError, RuntimeError):
     """The RTL simulation cannot run or its cocotb test failed; the message says where to look."""
 
 
-def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print, mult="dsp"):
-    """BUILD/rtl for this IR at these lanes and multiplier style (rtl_project.MULTS): regenerated
-    unless its stamp records the same IR, generator (every codegen module and template), lanes,
-    multiplier style and IR file name; regenerating rewrites only the files whose text changed."""
+def ensure_rtl(ir_path, build_dir, lanes=(8, 8), log=print, mult="dsp", bus_errors="okay"):
+    """BUILD/rtl for this IR at these lanes, multiplier style (rtl_project.MULTS) and AXI-Lite
+    error style (regmap.BUS_ERRORS): regenerated unless its stamp records the same IR, generator
+    (every codegen module and template), lanes, options and IR file name; regenerating rewrites
+    only the files whose text changed."""
     net = irmod.load(ir_path)
     out = Path(build_dir).resolve() / "rtl"  # absolute: the simulator runs in its own folders
     pin, pout = check_lanes(lanes)
     ir_file = Path(ir_path).with_suffix(".json").name
-    want = generation_record(net, ir_file=ir_file, lanes=[pin, pout], mult=mult)
+    want = generation_record(net, ir_file=ir_file, lanes=[pin, pout], mult=mult, bus_errors=bus_errors)
     why = stale_reason(read_stamp(out), want)
     if why:
         log(f"generating {out} from {ir_path} ({why})")
-        generate_rtl(net, out, lanes=(pin, pout), ir_file=ir_file, mult=mult)
+        generate_rtl(net, out, lanes=(pin, pout), ir_file=ir_file, mult=mult, bus_errors=bus_errors)
     return net, out
 
 
@@ -119,17 +120,20 @@ def build(rtl_dir: Path, waves: bool = False, log=print, toplevel: str = "tb_une
 
 
 def run_unit(ir_path, build_dir, toplevel: str, sources: list[str], test_module: str, lanes=(8, 8),
-             images: np.ndarray | None = None, log=print, simulator: str = "verilator", mult: str = "dsp") -> list[str]:
+             images: np.ndarray | None = None, log=print, simulator: str = "verilator", mult: str = "dsp",
+             bus_errors: str = "okay") -> list[str]:
     """A unit testbench (one RTL module as the cocotb toplevel) on the RTL generated for this IR
     (at these lanes and multiplier style), under the simulator (SIMULATORS); returns the failed test
     cases (empty when all passed). Holds BUILD/rtl's lock throughout."""
     check_simulator(simulator)
     with locked(Path(build_dir) / "rtl"):
-        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator, mult)
+        return _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator, mult,
+                         bus_errors)
 
 
-def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator, mult) -> list[str]:
-    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
+def _run_unit(ir_path, build_dir, toplevel, sources, test_module, lanes, images, log, simulator, mult,
+              bus_errors) -> list[str]:
+    net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult, bus_errors)
     runner, sim_dir = build(rtl_dir, False, log, toplevel, sources, simulator)
     with tempfile.TemporaryDirectory(prefix=f"unetaccel_unit_{toplevel}_") as tmp:
         work = Path(tmp)

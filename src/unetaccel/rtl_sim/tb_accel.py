@@ -362,66 +362,129 @@ async def test_bad_register_values(dut):
     assert got == _expected(0, data["classes"]) and err == 0 and ended_cleanly(ctrl)
 
 
-async def _expect_zero_frame(tb: TB, what: str, nbytes: int):
-    """A malformed input frame: bad_size, ap_done + ap_error, and a result frame of the usual
-    length (whole beats) that is all zeros."""
-    out = await tb.sink.recv()
-    await _wait_done(tb)
-    got = bytes(out.tdata)
-    assert len(got) == nbytes + (-nbytes % 4) and not any(got), f"{what}: expected {nbytes} zero bytes, got {got[:16]!r}..."
-    assert await tb.read("ERROR") == regmap.ERRORS["bad_size"], f"{what}: ERROR is not bad_size"
+async def _expect_aborted(tb: TB, what: str):
+    """An aborted run: ap_done + ap_error + idle, ERROR aborted, and no output frame."""
+    await _wait_done(tb, 10_000)
+    assert await tb.read("ERROR") == regmap.ERRORS["aborted"], f"{what}: ERROR is not aborted"
     assert (await tb.read("CTRL")) & CTRL_BITS == regmap.pack("CTRL", ap_done=1, ap_idle=1, ap_error=1), \
         f"{what}: CTRL is not done + idle + error"
+    await ClockCycles(tb.dut.clk, 50)
+    assert tb.sink.empty() and not int(tb.dut.m_axis_tvalid.value), f"{what}: output after the abort"
     await tb.write("ISR", CLEAR_DONE)
 
 
+async def _status(tb: TB) -> dict:
+    """STATUS's bits by name, then cleared (write 1 to clear)."""
+    word = await tb.read("STATUS")
+    await tb.write("STATUS", word)
+    return {k: v for k, v in regmap.unpack("STATUS", word).items() if v}
+
+
+ABORT = regmap.pack("CTRL", abort=1)
+
+
 @cocotb.test(timeout_time=PROTOCOL_TIMEOUT_MS, timeout_unit="ms")
-async def test_start_while_busy_and_early_tlast(dut):
-    """ap_start while busy is ignored (a WLOAD_DATA write then answers SLVERR at the top, as does a
-    read of an unmapped offset); a TLAST before the last beat, or missing on it (the frame
-    runs longer), aborts with bad_size: the frame is read up to its TLAST, an all-zero result
-    frame of the usual length is sent, nothing hangs; the next run is exact."""
+async def test_start_while_busy_framing_and_abort(dut):
+    """ap_start while busy is ignored (STATUS.start_busy; a WLOAD_DATA write then is refused and a
+    read of an unmapped offset reads 0: OKAY, in STATUS). The frame is its bytes: one split over
+    two transfers (TLAST early, noted) is exact, as is one with null bytes (TKEEP) between its
+    bytes; one whose last beat lacks TLAST is exact (noted) and the source's rest is drained by an
+    abort. An abort mid-frame ends the run at once (aborted, no output), the rest of the frame is
+    drained; an abort mid-run likewise; nothing hangs, and every next run is exact."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
     img = data["images"][0]
+    want = _expected(0, data["classes"])
     tb = TB(dut)
     await tb.reset()
     await enable_interrupt(tb)
     await tb.write("MODE", 0)
     await tb.write("CTRL", START)
     await tb.write("CTRL", START)  # while busy: ignored
-    # while busy the load path refuses a write with SLVERR; a mapped register reads OKAY, a free offset SLVERR
     resp = (await tb.axil.write(R["WLOAD_DATA"], bytes(4))).resp
-    assert resp == AxiResp.SLVERR, f"a WLOAD_DATA write while busy answered {resp!r} at the top, expected SLVERR"
-    assert (await tb.axil.read(R["ID"], 4)).resp == AxiResp.OKAY
+    assert resp == AxiResp.OKAY, f"a WLOAD_DATA write while busy answered {resp!r} at the top, expected OKAY"
     free = next(a for a in range(0, 1 << regmap.ADDR_BITS, 4) if a not in R.values())
-    assert (await tb.axil.read(free, 4)).resp == AxiResp.SLVERR, f"a read of the free offset {free:#x} answered OKAY"
-    frame = AxiStreamFrame(hwc(img))
-    await tb.source.send(frame)
-    await tb.write("CTRL", START)  # still busy
+    got = await tb.axil.read(free, 4)
+    assert got.resp == AxiResp.OKAY and got.data == bytes(4), f"a read of the free offset {free:#x}: {got!r}"
+    assert await _status(tb) == {"start_busy": 1, "load_refused": 1, "bad_offset": 1}
+    await tb.source.send(AxiStreamFrame(hwc(img)))
     out = await tb.sink.recv()
     await _wait_done(tb)
-    assert bytes(out.tdata) == _expected(0, data["classes"])
-    assert tb.sink.empty()
+    assert bytes(out.tdata) == want and (out.tkeep is None or all(out.tkeep))
+    assert tb.sink.empty() and await _status(tb) == {}
     await tb.write("ISR", CLEAR_DONE)
-    npix = img.shape[1] * img.shape[2]
-    # a short frame: TLAST on beat 1 of many
+    frame = hwc(img)
+    # split over two transfers (each ends with TLAST), at a beat and off a beat
+    for cut in (len(frame) // 2 // 4 * 4, len(frame) // 3 * 2 + 1):
+        await tb.write("CTRL", START)
+        await tb.source.send(AxiStreamFrame(frame[:cut]))
+        await tb.source.send(AxiStreamFrame(frame[cut:]))
+        out = await tb.sink.recv()
+        await _wait_done(tb)
+        assert bytes(out.tdata) == want, f"a frame split at byte {cut}"
+        assert await tb.read("ERROR") == 0 and await _status(tb) == {"tlast_early": 1}
+        await tb.write("ISR", CLEAR_DONE)
+    # null bytes between the frame's bytes: every third byte position is a null byte (TKEEP 0)
+    padded, keep = [], []
+    for i, b in enumerate(frame):
+        if i % 3 == 1:
+            padded.append(0xEE)
+            keep.append(0)
+        padded.append(b)
+        keep.append(1)
     await tb.write("CTRL", START)
-    await tb.source.send(AxiStreamFrame(bytes(8)))
-    await _expect_zero_frame(tb, "early TLAST", npix)
-    # a long frame: no TLAST on the last beat the image needs; three beats more, then TLAST
+    await tb.source.send(AxiStreamFrame(bytes(padded), tkeep=keep))
+    out = await tb.sink.recv()
+    await _wait_done(tb)
+    assert bytes(out.tdata) == want and await tb.read("ERROR") == 0, "a frame with null bytes"
+    assert await _status(tb) == {}
+    await tb.write("ISR", CLEAR_DONE)
+    # the last beat without TLAST: the image and 8 bytes more in one transfer
     await tb.write("CTRL", START)
-    await tb.source.send(AxiStreamFrame(bytes(img.size + (-img.size % 4) + 12)))
-    await _expect_zero_frame(tb, "missing TLAST", npix)
-    await with_timeout(tb.source.wait(), 1000, "ns")  # the whole long frame was taken
-    assert tb.source.empty() and tb.source.idle()
-    # single-layer mode loading its source tensor: the zero frame is the layer's output size
+    await tb.source.send(AxiStreamFrame(frame + bytes(8 - len(frame) % 4 + 4)))
+    out = await tb.sink.recv()
+    await _wait_done(tb)
+    assert bytes(out.tdata) == want and await tb.read("ERROR") == 0, "a frame whose last beat has no TLAST"
+    assert await _status(tb) == {"tlast_missing": 1}
+    await tb.write("ISR", CLEAR_DONE)
+    assert not tb.source.empty() or not tb.source.idle(), "the source's rest should be waiting"
+    # its rest: a start, then an abort; the abort drains it up to its TLAST
+    await tb.write("CTRL", START)
+    await tb.write("CTRL", ABORT)
+    await _expect_aborted(tb, "an abort of a run whose input is another frame's rest")
+    await with_timeout(tb.source.wait(), 10_000, "ns")
+    # an abort mid-frame: half of the frame, the abort, then the other half (drained)
+    await tb.write("CTRL", START)
+    await tb.source.send(AxiStreamFrame(frame[:len(frame) // 2]))
+    await tb.source.wait()
+    await tb.write("CTRL", ABORT)
+    await _expect_aborted(tb, "an abort mid-frame")
+    await tb.source.send(AxiStreamFrame(frame[len(frame) // 2:]))
+    await with_timeout(tb.source.wait(), 100_000, "ns")
+    assert await _status(tb) == {"tlast_early": 1}
+    got, ctrl, cycles, err = await run_image(tb, img, False)
+    assert got == want and err == 0 and ended_cleanly(ctrl), "the run after an abort mid-frame"
+    # an abort mid-run: the frame is in, layer 1 or later runs
+    await tb.write("CTRL", START)
+    await tb.source.send(AxiStreamFrame(frame))
+    await tb.source.wait()
+    while regmap.unpack("LAYER", await tb.read("LAYER"))["index"] < 1:
+        pass
+    await tb.write("CTRL", ABORT)
+    await _expect_aborted(tb, "an abort mid-run")
+    got, ctrl, cycles, err = await run_image(tb, img, False)
+    assert got == want and err == 0 and ended_cleanly(ctrl), "the run after an abort mid-run"
+    assert tb.sink.empty()
+    # single-layer mode loading its source tensor: an abort while it waits for the tensor
     row = _layout()["layers"][0]
     await program_layer(tb, row, single_mode(load=True, store=True))
     await tb.write("CTRL", START)
     await tb.source.send(AxiStreamFrame(bytes(4)))
-    await _expect_zero_frame(tb, "single layer, early TLAST", row["cout"] * row["h"] * row["w"])
+    await tb.source.wait()
+    await tb.write("CTRL", ABORT)
+    await _expect_aborted(tb, "single layer, an abort while the tensor comes in")
+    await tb.write("MODE", 0)
     got, ctrl, cycles, err = await run_image(tb, img, False)
-    assert got == _expected(0, data["classes"]) and err == 0
+    assert got == want and err == 0
     assert tb.sink.empty()
 
 
@@ -553,9 +616,10 @@ async def _watch_layer0(dut, seen: dict):
 async def test_slow_input_stream(dut):
     """The image stream overlaps layer 0 (whole-network mode): with SLOW_GAP idle cycles before
     every beat, layer 0 catches up with the stream again and again and waits for the rows its
-    taps read; the logits are exact. Then, at the same pace, a TLAST early (on the beat that
-    ends row 6 of 8) and one missing arrive while layer 0 is already running: bad_size, the
-    all-zero frame, no hang; the next run at full speed is exact."""
+    taps read; the logits are exact. Then, at the same pace, a frame split over two transfers
+    (TLAST at the end of row 6 of 8) is exact, and an abort while layer 0 runs on the rows that
+    are in ends the run (aborted, no output) and drains the rest; the next run at full speed is
+    exact."""
     data = np.load(os.environ["UNETACCEL_TB_DATA"])
     img = data["images"][0]
     tb = TB(dut)
@@ -569,19 +633,27 @@ async def test_slow_input_stream(dut):
     rows = img.shape[1]
     assert seen["waits"] >= rows // 2, f"layer 0 waited for the stream {seen['waits']} times, expected >= {rows // 2}"
     dut._log.info("slow stream: layer 0 waited for its rows %d times", seen["waits"])
-    npix = img.shape[1] * img.shape[2]
-    await tb.write("MODE", 0)  # the class map: the zero frame is npix bytes
-    cut = len(hwc(img)) * 3 // 4 // 4 * 4  # whole beats: rows 0-5 of 8
-    for what, frame in (("early TLAST", hwc(img)[:cut]), ("missing TLAST", bytes(img.size + (-img.size % 4) + 12))):
-        seen.update(issued=0, beats=[])
-        await tb.write("CTRL", START)
-        await tb.source.send(AxiStreamFrame(frame))
-        await _expect_zero_frame(tb, f"slow stream, {what}", npix)
-        assert len(seen["beats"]) == len(frame) // 4, f"{what}: {len(seen['beats'])} beats taken"
-        # the beat that makes the frame malformed: its TLAST, or the last beat of the image without one
-        state, layer, issued = seen["beats"][min(len(frame), img.size + 3) // 4 - 1]
-        assert state == STATE_RUN and layer == 0 and issued > 0, \
-            f"{what}: at the malformed beat the core was in state {state}, layer {layer}, {issued} taps issued"
+    # at the same pace: a frame split over two transfers (exact), and an abort while layer 0 runs
+    # on a frame that is half in (no output, the rest drained)
+    frame = hwc(img)
+    cut = len(frame) * 3 // 4 // 4 * 4  # whole beats: rows 0-5 of 8
+    await tb.write("CTRL", START)
+    await tb.source.send(AxiStreamFrame(frame[:cut]))
+    await tb.source.send(AxiStreamFrame(frame[cut:]))
+    out = await tb.sink.recv()
+    await _wait_done(tb)
+    mism, first = compare_stream(bytes(out.tdata), _logits(0, data["logits"]))
+    assert mism == 0 and await tb.read("ERROR") == 0, ("split frame", mism, first)
+    await tb.write("ISR", CLEAR_DONE)
+    seen.update(issued=0, beats=[])
+    await tb.write("CTRL", START)
+    await tb.source.send(AxiStreamFrame(frame[:cut]))
+    await tb.source.wait()
+    assert seen["issued"] > 0, "layer 0 should be running on the rows that are in"
+    await tb.write("CTRL", ABORT)
+    await _expect_aborted(tb, "slow stream, an abort while layer 0 runs")
+    await tb.source.send(AxiStreamFrame(frame[cut:]))
+    await with_timeout(tb.source.wait(), 10_000_000, "ns")  # drained
     watch.cancel()
     tb.source.set_pause_generator(None)
     tb.source.pause = False  # (removing the generator leaves the source in its last pause state)

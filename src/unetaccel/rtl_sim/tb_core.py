@@ -29,7 +29,7 @@ class Core:
         quiet_buses(dut, "s_axis", "m_axis")
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
-        for name in ("start", "single", "out_logits", "sl_load", "sl_store", "sl_op", "sl_cin0", "sl_cin1",
+        for name in ("start", "abort", "single", "out_logits", "sl_load", "sl_store", "sl_op", "sl_cin0", "sl_cin1",
                      "sl_cout", "sl_h", "sl_w", "sl_k", "sl_pad", "sl_src0", "sl_src1", "sl_dst", "sl_wbase",
                      "sl_pbase", "sl_lo", "sl_hi", "wl_we", "wl_region", "wl_index", "wl_part", "wl_data"):
             getattr(dut, name).value = 0

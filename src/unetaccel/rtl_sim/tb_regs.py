@@ -24,13 +24,29 @@ from unetaccel.rtl_sim.protocol import quiet_buses
 R = {r.name: r.offset for r in regmap.REGISTERS}
 # read/write registers and the bits they keep (their writable fields)
 RW_MASKS = {r.name: regmap.write_mask(r.name) for r in regmap.REGISTERS if r.access == "rw"}
-READ_ONLY = [r.name for r in regmap.REGISTERS if regmap.write_mask(r.name) == 0]  # a write answers SLVERR
+READ_ONLY = [r.name for r in regmap.REGISTERS if regmap.write_mask(r.name) == 0]  # a write is refused
 # offsets the map leaves free: the first gap and the last word of the address space
 UNMAPPED = [next(a for a in range(0, 1 << regmap.ADDR_BITS, 4) if a not in R.values()),
             (1 << regmap.ADDR_BITS) - 4]
 CTRL_BITS = sum(f.mask for f in regmap.by_name("CTRL").fields)
 START = regmap.pack("CTRL", ap_start=1)
 OKAY, SLVERR = int(AxiResp.OKAY), int(AxiResp.SLVERR)
+
+
+def _layout() -> dict:
+    with open(os.environ["UNETACCEL_TB_LAYOUT"]) as f:
+        return json.load(f)
+
+
+def refused() -> int:
+    """What a refused access answers in this build (layout.json's bus_errors): OKAY by default,
+    SLVERR when generated with bus_errors="slverr". Either way STATUS records it."""
+    return SLVERR if _layout().get("bus_errors") == "slverr" else OKAY
+
+
+def status(**bits) -> int:
+    """A STATUS word with the given bits set."""
+    return regmap.pack("STATUS", **bits)
 # a run's cycle count (CYCLES_LO/HI) is the cycles `busy` was high plus the cycle of the done pulse
 DONE_CYCLE = 1
 
@@ -165,7 +181,9 @@ class Engine:
         else:
             quiet_buses(dut, "s_axil")
             self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        for name in ("busy", "core_done", "core_err", "layer", "cur_dim", "cur_kernel", "cur_chan", "wl_refused"):
+        self.aborts = 0
+        for name in ("busy", "core_done", "core_err", "layer", "cur_dim", "cur_kernel", "cur_chan", "wl_refused",
+                     "tlast_early", "tlast_missing"):
             getattr(dut, name).value = 0
         cocotb.start_soon(self._monitor())
 
@@ -174,6 +192,8 @@ class Engine:
             await RisingEdge(self.dut.clk)
             if self.dut.start_pulse.value == 1:
                 self.starts += 1
+            if self.dut.abort_pulse.value == 1:
+                self.aborts += 1
             if self.dut.wl_we.value == 1:
                 self.loads.append((int(self.dut.wl_addr.value), int(self.dut.wl_part.value),
                                    int(self.dut.wl_data.value)))
@@ -206,8 +226,8 @@ class Engine:
 @cocotb.test()
 async def test_identity_and_read_write(dut):
     """ID / VERSION / CONFIG read as described; every rw register keeps exactly its bits;
-    read-only registers ignore writes and answer SLVERR; an unmapped offset answers SLVERR and
-    reads 0."""
+    read-only registers ignore writes; an unmapped offset reads 0; both are refused (OKAY, or
+    SLVERR in a bus_errors="slverr" build) and recorded in STATUS."""
     e = Engine(dut)
     await e.reset()
     assert await e.rd("ID") == regmap.ID_VALUE == regmap.reset_value("ID")
@@ -218,7 +238,7 @@ async def test_identity_and_read_write(dut):
     assert config == regmap.pack("CONFIG", pin=lanes[0], pout=lanes[1], weight_bits=layout["weight_bits"]), \
         f"CONFIG {config:#x} = {regmap.unpack('CONFIG', config)}"
     assert await e.rd("NUM_LAYERS") == regmap.pack("NUM_LAYERS", count=len(layout["layers"]))
-    for name in ("CTRL", *RW_MASKS, "ISR", "LAYER", "CYCLES_LO", "CYCLES_HI", "ERROR"):
+    for name in ("CTRL", *RW_MASKS, "ISR", "LAYER", "CYCLES_LO", "CYCLES_HI", "ERROR", "STATUS"):
         got = await e.rd(name)
         assert got == regmap.reset_value(name), f"{name} after reset: {got:#x}, expected {regmap.reset_value(name):#x}"
     for i, (name, mask) in enumerate(RW_MASKS.items()):
@@ -230,17 +250,26 @@ async def test_identity_and_read_write(dut):
                 got = await e.rd(name)
                 await e.wr("MODE", 0)
             assert got == value & mask, f"{name}: wrote {value:#x}, read {got:#x}, expected {value & mask:#x}"
+    bad = refused()
     for name in READ_ONLY:
         before = await e.rd(name)
         resp = (await e.axil.write(R[name], (0x12345678).to_bytes(4, "little"))).resp
-        assert resp == SLVERR, f"a write to the read-only {name} answered {resp!r}, expected SLVERR"
+        assert resp == bad, f"a write to the read-only {name} answered {resp!r}, expected {bad}"
         assert await e.rd(name) == before, f"{name} is read-only"
+        assert await e.rd("STATUS") == status(read_only=1), f"a write to {name}: STATUS.read_only not set"
+        await e.wr("STATUS", status(read_only=1))
+        assert await e.rd("STATUS") == 0, "STATUS.read_only not cleared by writing 1"
     for addr in UNMAPPED:
         resp = (await e.axil.write(addr, bytes([0xFF] * 4))).resp
-        assert resp == SLVERR, f"a write to the unmapped offset {addr:#x} answered {resp!r}, expected SLVERR"
+        assert resp == bad, f"a write to the unmapped offset {addr:#x} answered {resp!r}, expected {bad}"
+        assert await e.rd("STATUS") == status(bad_offset=1), f"a write to {addr:#x}: STATUS.bad_offset not set"
+        await e.wr("STATUS", 0xFFFFFFFF)
         got = await e.axil.read(addr, 4)
-        assert got.resp == SLVERR and got.data == bytes(4), \
-            f"a read of the unmapped offset {addr:#x} answered {got.resp!r} with {got.data.hex()}, expected SLVERR, 0"
+        assert got.resp == bad and got.data == bytes(4), \
+            f"a read of the unmapped offset {addr:#x} answered {got.resp!r} with {got.data.hex()}, expected {bad}, 0"
+        assert await e.rd("STATUS") == status(bad_offset=1), f"a read of {addr:#x}: STATUS.bad_offset not set"
+        await e.wr("STATUS", status(bad_offset=1))
+    assert await e.rd("STATUS") == 0
     assert e.starts == 0
 
 
@@ -369,7 +398,9 @@ async def test_write_strobes(dut):
     """Writes honour WSTRB: every writable register takes only the strobed bytes (of its
     writable bits); a write to CTRL whose strobes leave ap_start's byte out does not start; an
     ISR write-1-to-clear clears only with the done bit's byte strobed; WLOAD_DATA loads a
-    whole word: no strobes load nothing (OKAY), some but not all answer SLVERR and load nothing."""
+    whole word: no strobes load nothing and refuse nothing (a write without strobes writes nothing
+    anywhere), some but not all are refused (STATUS.load_refused, WLOAD_STATUS.refused) and load
+    nothing."""
     e = Engine(dut, pins=True)
     p = e.pins
     await e.reset()
@@ -410,9 +441,15 @@ async def test_write_strobes(dut):
     assert await p.write(R["WLOAD_ADDR"], base) == OKAY
     e.loads.clear()
     assert await p.write(R["WLOAD_DATA"], 0x12345678, 0x0) == OKAY
+    assert await p.read(R["WLOAD_STATUS"]) == (0, OKAY), "a WLOAD_DATA write without strobes was refused"
+    assert await p.read(R["STATUS"]) == (0, OKAY), "a WLOAD_DATA write without strobes set STATUS"
     for strb in (0x1, 0x7, 0xE, 0x8):
         resp = await p.write(R["WLOAD_DATA"], 0x12345678, strb)
-        assert resp == SLVERR, f"a WLOAD_DATA write with WSTRB {strb:04b} answered {resp}, expected SLVERR"
+        assert resp == refused(), f"a WLOAD_DATA write with WSTRB {strb:04b} answered {resp}, expected {refused()}"
+        assert await p.read(R["STATUS"]) == (status(load_refused=1), OKAY)
+        assert await p.read(R["WLOAD_STATUS"]) == (regmap.pack("WLOAD_STATUS", refused=1), OKAY)
+    assert await p.write(R["STATUS"], status(load_refused=1)) == OKAY
+    assert await p.write(R["WLOAD_ADDR"], base) == OKAY
     await ClockCycles(dut.clk, 2)
     assert e.loads == [] and await p.read(R["WLOAD_ADDR"]) == (base, OKAY), \
         f"a WLOAD_DATA write without all four strobes loaded {e.loads}"
@@ -465,10 +502,11 @@ async def test_isr_set_wins_over_clear(dut):
 
 @cocotb.test(timeout_time=PIN_TIMEOUT_US, timeout_unit="us")
 async def test_error_responses(dut):
-    """OKAY for every read of a mapped register and every write of a writable one; SLVERR, and
-    nothing changes, for a write to an unmapped or read-only offset, a WLOAD_DATA write while
-    busy, and a read of an unmapped offset (which returns 0). A start while busy stays OKAY
-    (ignored, as docs/registers.md says)."""
+    """OKAY for every read of a mapped register and every write of a writable one; refused (OKAY,
+    or SLVERR in a bus_errors="slverr" build; recorded in STATUS), and nothing changes, for a
+    write to an unmapped or read-only offset, a WLOAD_DATA write while busy, and a read of an
+    unmapped offset (which returns 0). A start while busy stays OKAY (ignored, as
+    docs/registers.md says) and sets STATUS.start_busy."""
     e = Engine(dut, pins=True)
     p = e.pins
     await e.reset()
@@ -476,26 +514,33 @@ async def test_error_responses(dut):
     bad = [r.name for r, (_, resp) in zip(regmap.REGISTERS, got) if resp != OKAY]
     assert not bad, f"reads of mapped registers answered SLVERR: {bad}"
     writable = [r.name for r in regmap.REGISTERS if regmap.write_mask(r.name)]
-    got = await p.writes([Write(R[n], 0 if n != "WLOAD_DATA" else 0x5A) for n in writable])
+    got = await p.writes([Write(R[n], 0 if n != "WLOAD_DATA" else 0x5A) for n in writable if n != "CTRL"])
+    writable.remove("CTRL")  # (its abort bit pulses; the abort test covers it)
     bad = [n for n, resp in zip(writable, got) if resp != OKAY]
     assert not bad, f"writes to writable registers answered SLVERR: {bad}"
     assert e.starts == 0 and len(e.loads) == 1
     before = {n: (await p.read(R[n]))[0] for n in READ_ONLY}
     got = await p.writes([Write(R[n], 0xFFFFFFFF) for n in READ_ONLY] + [Write(a, 0xFFFFFFFF) for a in UNMAPPED])
-    assert got == [SLVERR] * (len(READ_ONLY) + len(UNMAPPED)), \
+    assert got == [refused()] * (len(READ_ONLY) + len(UNMAPPED)), \
         f"writes to read-only {READ_ONLY} and unmapped {[hex(a) for a in UNMAPPED]} offsets answered {got}"
     assert {n: (await p.read(R[n]))[0] for n in READ_ONLY} == before
-    assert await p.reads([Read(a) for a in UNMAPPED]) == [(0, SLVERR)] * len(UNMAPPED)
-    # while busy: a load is refused with SLVERR, a start is ignored with OKAY
+    assert await p.read(R["STATUS"]) == (status(read_only=1, bad_offset=1), OKAY)
+    assert await p.write(R["STATUS"], 0xFFFFFFFF) == OKAY
+    assert await p.reads([Read(a) for a in UNMAPPED]) == [(0, refused())] * len(UNMAPPED)
+    assert await p.read(R["STATUS"]) == (status(bad_offset=1), OKAY)
+    assert await p.write(R["STATUS"], 0xFFFFFFFF) == OKAY
+    # while busy: a load is refused, a start is ignored with OKAY
     wl = regmap.pack("WLOAD_ADDR", region=regmap.WLOAD_REGIONS["shift"], index=2)
     assert await p.write(R["WLOAD_ADDR"], wl) == OKAY
     e.loads.clear()
     await FallingEdge(dut.clk)
     dut.busy.value = 1
-    assert await p.write(R["WLOAD_DATA"], 0x77) == SLVERR, "a WLOAD_DATA write while busy must answer SLVERR"
+    assert await p.write(R["WLOAD_DATA"], 0x77) == refused(), "a WLOAD_DATA write while busy must be refused"
     assert await p.write(R["CTRL"], START) == OKAY
     await ClockCycles(dut.clk, 2)
     assert e.loads == [] and e.starts == 0 and await p.read(R["WLOAD_ADDR"]) == (wl, OKAY)
+    assert await p.read(R["STATUS"]) == (status(load_refused=1, start_busy=1), OKAY)
+    assert await p.write(R["STATUS"], 0xFFFFFFFF) == OKAY
     await FallingEdge(dut.clk)
     dut.busy.value = 0
     assert await p.write(R["WLOAD_DATA"], 0x77) == OKAY
@@ -548,8 +593,7 @@ async def test_skewed_channels(dut):
         assert e.loads == want, f"{name}: the load path saw {e.loads}, expected {want}"
         expect = {R["SRC_BASE"]: srcs[2], R["DST_BASE"]: ~srcs[1] & 0xFFFFFFFF, R["WLOAD_ADDR"]: base + len(data),
                   R["ID"]: regmap.ID_VALUE, R["VERSION"]: regmap.VERSION_VALUE, UNMAPPED[0]: 0,
-                  R["NUM_LAYERS"]: regmap.pack("NUM_LAYERS", count=len(json.load(open(
-                      os.environ["UNETACCEL_TB_LAYOUT"]))["layers"]))}
+                  R["NUM_LAYERS"]: regmap.pack("NUM_LAYERS", count=len(_layout()["layers"]))}
         order = [R["SRC_BASE"], R["ID"], UNMAPPED[0], R["DST_BASE"], R["WLOAD_ADDR"], R["VERSION"], R["SRC_BASE"],
                  R["NUM_LAYERS"]]
         reads = []
@@ -557,6 +601,61 @@ async def test_skewed_channels(dut):
             ar, _, r = skew(i)
             reads.append(Read(addr, ar=ar, r=r))
         got = await p.reads(reads)
-        want = [(expect[a], SLVERR if a == UNMAPPED[0] else OKAY) for a in order]
+        want = [(expect[a], refused() if a == UNMAPPED[0] else OKAY) for a in order]
         assert got == want, f"{name}: reads {[(hex(d), r) for d, r in got]}, expected {[(hex(d), r) for d, r in want]}"
     assert e.starts == 0
+
+
+@cocotb.test(timeout_time=PIN_TIMEOUT_US, timeout_unit="us")
+async def test_abort_status_notes_and_ctrl(dut):
+    """CTRL.abort pulses abort_pulse once (reads 0) and wins over a start in the same write; the
+    stream's TLAST notes set STATUS; a set in the cycle of a clear wins; CTRL never reads ap_start
+    and ap_idle both 1 (a read at every cycle around an accepted start)."""
+    e = Engine(dut, pins=True)
+    p = e.pins
+    await e.reset()
+    abort = regmap.pack("CTRL", abort=1)
+    assert await p.write(R["CTRL"], abort) == OKAY
+    await ClockCycles(dut.clk, 2)
+    assert (e.aborts, e.starts) == (1, 0), f"an abort write: {e.aborts} abort pulses, {e.starts} starts"
+    assert await p.write(R["CTRL"], abort | START) == OKAY
+    await ClockCycles(dut.clk, 2)
+    assert (e.aborts, e.starts) == (2, 0), "abort and start in one write: the abort wins, no start"
+    assert (await p.read(R["CTRL"]))[0] & abort == 0, "CTRL.abort reads 0"
+    for name in ("tlast_early", "tlast_missing"):
+        await FallingEdge(dut.clk)
+        getattr(dut, name).value = 1
+        await FallingEdge(dut.clk)
+        getattr(dut, name).value = 0
+        assert await p.read(R["STATUS"]) == (status(**{name: 1}), OKAY), f"{name} did not set STATUS"
+        assert await p.write(R["STATUS"], status(**{name: 1})) == OKAY
+        assert await p.read(R["STATUS"]) == (0, OKAY)
+    # ap_start and ap_idle: a start (the engine stays idle: busy is the testbench's and stays 0)
+    both = ctrl(ap_start=1, ap_idle=1)
+
+    async def sample_ctrl(cycles: int) -> list[int]:
+        """CTRL read back to back (ARVALID and RREADY held high) for `cycles` cycles."""
+        words = []
+        dut.s_axil_araddr.value = R["CTRL"]
+        dut.s_axil_arvalid.value = 1
+        dut.s_axil_rready.value = 1
+        for _ in range(cycles):
+            await FallingEdge(dut.clk)
+            if dut.s_axil_rvalid.value == 1:
+                words.append(int(dut.s_axil_rdata.value))
+        dut.s_axil_arvalid.value = 0
+        dut.s_axil_rready.value = 0
+        return words
+
+    started = set()
+    for delay in range(4):  # the reads' phase against the start pulse
+        await FallingEdge(dut.clk)
+        sampler = cocotb.start_soon(sample_ctrl(24))
+        for _ in range(delay):
+            await FallingEdge(dut.clk)
+        assert await p.writes([Write(R["CTRL"], START)]) == [OKAY]
+        words = await sampler
+        bad = [hex(w) for w in words if w & both == both]
+        assert not bad, f"CTRL read ap_start and ap_idle both 1 around a start: {bad}"
+        started.update(w & ctrl(ap_start=1) for w in words)
+    assert e.starts == 4 and started == {0, ctrl(ap_start=1)}, (e.starts, started)

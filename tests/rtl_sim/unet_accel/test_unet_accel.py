@@ -46,7 +46,7 @@ def test_stream_grid(small, pause):
     _exact(simulate(p, imgs[:2], build, pause=pause), 2)
 
 
-@pytest.mark.parametrize("testcase", ["test_bad_register_values", "test_start_while_busy_and_early_tlast",
+@pytest.mark.parametrize("testcase", ["test_bad_register_values", "test_start_while_busy_framing_and_abort",
                                       "test_reset_mid_run", "test_load_refused", "test_slow_input_stream"])
 def test_protocol(small, testcase):
     p, build, imgs = small
