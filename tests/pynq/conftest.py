@@ -1,6 +1,5 @@
 """The small network of tests/rtl_sim (widths 4, 8; 3 classes; 8x8), its RTL with the IP top and a
 BUILD/pynq, made once per session and shared (one Verilator build of unet_accel_ip)."""
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,9 +23,7 @@ def _make(folder: Path):
     irmod.save(net, ir.with_suffix(""))
     # another network of the same shapes (other weights): load_weights' test
     irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED + 1), folder / "other" / "model")
-    _, rtl = ensure_rtl(ir, folder / "build")
-    if not (rtl / "unet_accel_ip.v").is_file():  # until the generator writes the IP top (issue 22)
-        shutil.copy(HERE / "shim_unet_accel_ip.v", rtl / "unet_accel_ip.v")
+    ensure_rtl(ir, folder / "build")
     try:
         from unetaccel.codegen import pynq_project  # noqa: F401
     except ImportError:  # until the generator writes BUILD/pynq: the fixture's

@@ -6,12 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from unetaccel.cli import app
-from unetaccel.codegen import regmap
 from unetaccel.rtl_sim import pynqsim
-
-#: The recovery checks need the RTL changes of issue 22 (CTRL.abort, STATUS, TLAST only noted).
-RTL_READY = "abort" in regmap.fields()["CTRL"] and "STATUS" in regmap.fields()
-
 
 def _run(ir, build, *, images=2, logits=False, checks=(), seed=77):
     lines = []
@@ -49,7 +44,6 @@ def test_a_missing_flush_is_caught(images_and_flush):
     assert any(s.startswith("image 1 (class map) after flush: ok: match") for s in lines)
 
 
-@pytest.mark.skipif(not RTL_READY, reason="the RTL has no CTRL.abort / STATUS yet (issue 22's register changes)")
 def test_recovery_checks_each_followed_by_an_exact_image(pynq_small):
     ir, build, _, _ = pynq_small
     code, lines = _run(ir, build, images=1, checks=pynqsim.CHECKS)
