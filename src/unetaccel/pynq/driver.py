@@ -190,7 +190,8 @@ def _make(pynq):  # noqa: C901 (the two classes, closed over the pynq module the
                 raise AcceleratorError(f"input buffer of {ibuf.nbytes} bytes: a frame is {n_in} bytes")
             self.start_run(obuf, logits)
             ibuf.flush()
-            bounds = np.linspace(0, n_in, int(chunks) + 1).astype(int)
+            # chunk boundaries on whole beats (the DMA has no realignment engine: a transfer starts aligned)
+            bounds = [min(n_in, _whole_beats(int(b))) for b in np.linspace(0, n_in, int(chunks) + 1)]
             for a, b in zip(bounds[:-1], bounds[1:]):
                 if b > a:
                     self.send(ibuf, int(a), int(b - a))
