@@ -1,6 +1,6 @@
 """`unetaccel pynqsim`: the PYNQ driver, unchanged, against the generated IP on a simulated PYNQ-Z2.
 
-The IP top (BUILD/rtl/unet_accel_ip.v) is the cocotb toplevel under Verilator; the board around
+The IP top (BUILD/rtl/unet_accel_ip.v, rtl_project.IP_TOP) is the cocotb toplevel under Verilator; the board around
 it (the PS7's GP0 port, the AXI DMA, the DDR behind a write-back cache) is
 unetaccel.rtl_sim.pynq_board, built from the block design's BUILD/pynq/unet.hwh; the driver
 (unetaccel.pynq) talks to it through a stand-in `pynq` module. Images go through infer (and
@@ -17,12 +17,13 @@ import numpy as np
 
 from .. import ir as irmod
 from ..codegen.cache import locked
+from ..codegen.rtl_project import IP_TOP
 from ..ir.data import load_val
 from .runner import RtlSimError, _failures, _run_cocotb, build, ensure_rtl, sim_log
 from .rtlsim import generated_lanes, generated_mult
 
 TOPLEVEL = "unet_accel_ip"
-IP_SOURCES = ["unet_accel_ip.v", "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
+IP_SOURCES = [IP_TOP, "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 PYNQ_DIR = "pynq"
 CHECKS = ("flush", "length", "abort", "split", "tlast", "long_frame", "timeout")  # tb_pynq.Job.check_<name>
 TIMEOUT_FACTOR = 20  # the simulated driver's timeout: this many times the IR's ideal frame time
@@ -57,9 +58,6 @@ def simulate(ir_path, images: np.ndarray, build_dir="build", lanes=(8, 8), logit
     names), then the extra code."""
     with locked(Path(build_dir) / "rtl"):
         net, rtl_dir = ensure_rtl(ir_path, build_dir, lanes, log, mult)
-        if not (rtl_dir / "unet_accel_ip.v").is_file():
-            raise RtlSimError(f"{rtl_dir / 'unet_accel_ip.v'}: missing: this generator writes no IP top "
-                              "(issue 22's Verilog-2001 unet_accel_ip)")
         bit = ensure_pynq(ir_path, build_dir, lanes, log)
         runner, sim_dir = build(rtl_dir, False, log, TOPLEVEL, IP_SOURCES)
         judge = irmod.load(reference_ir) if reference_ir is not None else net
