@@ -518,6 +518,8 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
+    from .pynq_project import ip_identity  # package_ip.tcl: the IP's VLNV and top (BUILD/pynq uses the IP)
+    files["package_ip.tcl"] = render("rtl_project/package_ip.tcl.j2", {**ctx, "ip": ip_identity()})
     mems = dict(zip(PARAM_FILES, (_mem(param_words(mul, bias, shift, dp), 8), _mem(_ltab(rows), 32))))
     starts = np.cumsum([0, *weight_banks(len(weights))])
     mems.update({f: _mem(weights[a:b], wbits) for f, a, b in zip(weight_files(len(weights)), starts, starts[1:])})
