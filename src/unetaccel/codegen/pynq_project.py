@@ -123,11 +123,12 @@ def dma_length_bits(ir: IR) -> int:
 
 def hls_registers() -> dict[str, int]:
     """The HLS IP's register offsets (Vitis' block control, then the ports of hls_project.HLS_PORTS:
-    each register of a port's data words, and an output port's control word as NAME_CTRL), as
+    the port, each register of its data words, and an output port's control word as NAME_CTRL), as
     BUILD/hls/unet_hls_regmap.h has them."""
     from .hls_project import VITIS_CONTROL, hls_ports
     regs = {name: off for name, off, _ in VITIS_CONTROL}
     for p in hls_ports():
+        regs[p["name"].upper()] = p["offset"]  # the port (its first word): LAYERS, IDENT, ...
         for k, reg in enumerate(p["regs"]):
             regs[reg] = p["offset"] + 4 * k
         if p["dir"] == "out":
