@@ -251,7 +251,7 @@ def inferred_interfaces(ports: dict[str, VPort]) -> dict[str, dict]:
             for item in p.param.split(","):
                 k, _, v = item.strip().partition(" ")
                 bi["params"][k] = v.strip()
-    for name, bi in out.items():
+    for bi in out.values():
         lead = {"aximm": "AWADDR", "axis": "TDATA"}.get(bi["bus"].split(":")[2])
         port = ports[bi["ports"][lead]] if lead else ports[next(iter(bi["ports"].values()))]
         bi["mode"] = "slave" if port.dir == "I" else "master"

@@ -144,14 +144,7 @@ def rtl_registers() -> dict[str, int]:
 def hls_addr_bits() -> int:
     """The HLS core's s_axi_control address width: bits for its highest word's address (Vitis
     sizes the bundle so)."""
-    from .hls_project import hls_ports
-    top = max(max(p["ctrl"] for p in hls_ports()), max(off for _, off, _ in _vitis_control()))
-    return (top + 3).bit_length()
-
-
-def _vitis_control():
-    from .hls_project import VITIS_CONTROL
-    return VITIS_CONTROL
+    return (max(hls_registers().values()) + 3).bit_length()
 
 
 def deployment(ir: IR, lanes=(8, 8), hls: bool = False, ir_file: str = "model.json") -> dict:
@@ -587,7 +580,7 @@ def _register_blocks(hls: bool) -> ET.Element:
         fields = ET.SubElement(reg, "FIELDS")
         for f in (r.fields if r else ()):
             fe = ET.SubElement(fields, "FIELD", {"NAME": f.name})
-            facc = access_of[f.access or r.access]
+            facc = access_of[regmap.access(name, f.name)]
             for k, v in (("DESCRIPTION", f.doc or f.name), ("ADDRESS_OFFSET", str(f.lsb)), ("ACCESS", facc),
                          ("BIT_OFFSET", str(f.lsb)), ("BIT_WIDTH", str(f.width))):
                 ET.SubElement(fe, "PROPERTY", {"NAME": k, "VALUE": v})
