@@ -186,6 +186,10 @@ def test_package_ip_checks_its_files_and_the_inferred_interfaces(build, tmp_path
     for group in ("xilinx_anylanguagesynthesis", "xilinx_anylanguagebehavioralsimulation"):
         assert sorted(Path(rel).name for rel, fg in added if fg == f"fg:{group}") == mems
     assert sorted(p.name for p in (rtl_copy / pp.RTL_IP_REPO / "src").glob("*.mem")) == mems
+    # the registers' address block: 2^ADDR_BITS bytes on s_axi_control
+    assert run.named("ipx::add_memory_map") == [["s_axi_control", "core"]]
+    assert ["slave_memory_map_ref", "s_axi_control", "bi:s_axi_control"] in run.named("set_property")
+    assert ["range", str(1 << regmap.ADDR_BITS), "ab:reg0"] in run.named("set_property")
     # a missing source, an interface the attributes do not declare, a reset of the wrong polarity
     (rtl_copy / "layers.mem").unlink()
     run = run_script(rtl_copy / "package_ip.tcl", tmp_path / "b", busifs=busifs, props=props)
@@ -316,8 +320,10 @@ def test_hwh_streams_link_the_dma_and_the_accelerator(build, net):
 
 
 def test_hwh_connections_are_consistent(build):
-    """Every CONNECTION names an instance and a port that exist and connects back; the ports of a
-    connection share its SIGNAME; the interrupt reaches IRQ_F2P through the controller."""
+    """Every CONNECTION names an instance and a port that exist and connects back, an output to an
+    input (as Vivado lists a net: its driver to each load, a load to its driver; PYNQ's metadata
+    parser refuses two inputs connected); the ports of a connection share its SIGNAME; the
+    interrupt reaches IRQ_F2P through the controller."""
     mods = _modules((build / "pynq" / "unet.hwh").read_text())
     ports = {(i, p.get("NAME")): p for i, m in mods.items() for p in m.findall("./PORTS/PORT")}
     for (inst, name), p in ports.items():
@@ -325,6 +331,7 @@ def test_hwh_connections_are_consistent(build):
             other = ports.get((c.get("INSTANCE"), c.get("PORT")))
             assert other is not None, (inst, name, c.attrib)
             assert other.get("SIGNAME") == p.get("SIGNAME")
+            assert {p.get("DIR"), other.get("DIR")} == {"I", "O"}, (inst, name, c.attrib)
             assert (inst, name) in {(x.get("INSTANCE"), x.get("PORT")) for x in other.iter("CONNECTION")}
     assert ports[(ACCEL, "interrupt")].get("SIGNAME") == ports[(INTC, "intr")].get("SIGNAME")
     assert ports[(INTC, "irq")].get("SIGNAME") == ports[(PS7, "IRQ_F2P")].get("SIGNAME")

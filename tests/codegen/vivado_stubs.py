@@ -82,10 +82,18 @@ proc ipx::get_bus_interfaces {name args} {
     return ""
 }
 proc ipx::get_bus_parameters {name args} { return "bp:$name:[lindex $args end]" }
+set ::memory_maps {}
 proc ipx::get_memory_maps {name args} {
-    if {$name in $::busifs} { return "mm:$name" }
+    if {$name in $::memory_maps} { return "mm:$name" }
     return ""
 }
+proc ipx::add_memory_map {name core} {
+    if {$name ni $::busifs} { stub_error "memory map for $name: no such bus interface" }
+    lappend ::memory_maps $name
+    rec ipx::add_memory_map $name $core
+    return "mm:$name"
+}
+proc ipx::add_address_block {name mm} { rec ipx::add_address_block $name $mm; return "ab:$name" }
 proc ipx::create_xgui_files {args} { rec ipx::create_xgui_files {*}$args }
 proc ipx::update_checksums {args} { rec ipx::update_checksums {*}$args }
 proc ipx::check_integrity {args} { rec ipx::check_integrity {*}$args }

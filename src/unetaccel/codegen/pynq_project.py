@@ -93,7 +93,7 @@ def ip_identity() -> dict:
     """What package_ip.tcl (BUILD/rtl) packages: the VLNV's parts, the top, the IP repository."""
     return {"vendor": VENDOR, "library": RTL_LIBRARY, "name": RTL_NAME, "version": ip_version(),
             "vlnv": vlnv(False), "top": IP_TOP, "top_file": IP_TOP_FILE, "repo": RTL_IP_REPO,
-            "vivado": VIVADO_VERSION}
+            "vivado": VIVADO_VERSION, "addr_bits": regmap.ADDR_BITS, "addr_range": 1 << regmap.ADDR_BITS}
 
 
 # ---- the network's transfers
@@ -523,7 +523,8 @@ def _modules(ir: IR, hls: bool) -> dict[str, _Module]:
 def _wire(mods: dict[str, _Module]) -> None:
     """Fill in each port's SIGNAME and CONNECTIONS and each bus interface's BUSNAME from
     interface_links() and nets(): an interface net is named after its initiator pin
-    ("instance_interface"), its ports' signals after the initiator's port."""
+    ("instance_interface"), its ports' signals after the initiator's port (each signal joins two
+    ports); a net's driver lists its loads, each load its driver."""
     for a, b in interface_links():
         ia, na = a.split("/")
         ib, nb = b.split("/")
@@ -539,13 +540,12 @@ def _wire(mods: dict[str, _Module]) -> None:
             port_a.signame = port_b.signame = sig
             port_a.connections.append((ib, port_b.name))
             port_b.connections.append((ia, port_a.name))
-    for net, driver, loads in nets():
-        pins = [driver, *loads]
-        for pin in pins:
+    for net, driver, loads in nets():  # as Vivado lists them: the driver connects to every load, a load to its driver
+        for pin in (driver, *loads):
             inst, name = pin.split("/")
             port = mods[inst].port(name)
             port.signame = net
-            port.connections = [tuple(q.split("/")) for q in pins if q != pin]
+            port.connections = [tuple(q.split("/")) for q in loads] if pin == driver else [tuple(driver.split("/"))]
 
 
 def _ps7_memory_map() -> list[dict]:
