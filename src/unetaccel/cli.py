@@ -364,8 +364,9 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
              mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "
                                                   "output lanes' products: half the DSP48E1s)")):
-    """Generate BUILD/hls (the C/HLS project for Vitis HLS), BUILD/rtl (the Verilog accelerator) and
-    BUILD/fsic (the accelerator as FSIC's user project 0, with its firmware) from the IR."""
+    """Generate BUILD/hls (the C/HLS project for Vitis HLS), BUILD/rtl (the Verilog accelerator and its
+    Vivado IP script), BUILD/fsic (the accelerator as FSIC's user project 0, with its firmware) and
+    BUILD/pynq (the PYNQ-Z2 block design and bitstream scripts, unet.hwh, unet_accel.json) from the IR."""
     def body():
         from . import ir as irmod
         from .codegen import generate as gen
