@@ -374,6 +374,8 @@ def test_hls_registers_are_the_vitis_header(build, net):
     assert dep["registers"] == defined
     acc = _modules(emit_pynq(net, (8, 4), hls=True)["unet.hwh"])[ACCEL]
     assert acc.get("MODTYPE") == "unet_top"
+    names = {p.get("NAME") for p in acc.iter("PORT")}
+    assert {"s_axis_TSTRB", "m_axis_TSTRB", "s_axis_TKEEP", "ap_rst_n", "interrupt"} <= names  # hls::axis
     addr = int(next(p.get("LEFT") for p in acc.iter("PORT") if p.get("NAME") == "s_axi_control_AWADDR")) + 1
     assert (1 << addr) > max(defined.values())
 

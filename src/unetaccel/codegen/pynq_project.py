@@ -354,6 +354,8 @@ def _axi3(data: int, ids: int) -> list[tuple[str, str, int]]:
 
 
 AXIS = [("TDATA", "M", 32), ("TKEEP", "M", 4), ("TLAST", "M", 0), ("TVALID", "M", 0), ("TREADY", "S", 0)]
+#: Vitis HLS's hls::axis<ap_uint<32>, 0, 0, 0> (the HLS top's streams) also has TSTRB.
+AXIS_HLS = AXIS[:2] + [("TSTRB", "M", 4)] + AXIS[2:]
 
 
 def _ports(prefix: str, sig, master: bool, lower: bool = False) -> list[_Port]:
@@ -376,9 +378,9 @@ def _aximm_params(protocol: str, data: int, addr: int, mode: str = "READ_WRITE",
             ("CLK_DOMAIN", f"{BD_NAME}_{PS7}_0_FCLK_CLK0"), ("INSERT_VIP", "0")]
 
 
-def _axis_params() -> list:
+def _axis_params(tstrb: bool = False) -> list:
     return [("TDATA_NUM_BYTES", str(STREAM_BYTES)), ("TDEST_WIDTH", "0"), ("TID_WIDTH", "0"), ("TUSER_WIDTH", "0"),
-            ("HAS_TREADY", "1"), ("HAS_TSTRB", "0"), ("HAS_TKEEP", "1"), ("HAS_TLAST", "1"),
+            ("HAS_TREADY", "1"), ("HAS_TSTRB", str(int(tstrb))), ("HAS_TKEEP", "1"), ("HAS_TLAST", "1"),
             ("FREQ_HZ", str(CLOCK_HZ)), ("PHASE", "0.0"), ("CLK_DOMAIN", f"{BD_NAME}_{PS7}_0_FCLK_CLK0"),
             ("INSERT_VIP", "0")]
 
@@ -410,17 +412,20 @@ def _ps7() -> _Module:
 
 
 def _accel(hls: bool) -> _Module:
-    """Our IP (or the HLS one): the same ports and interfaces (Vitis HLS's names)."""
+    """Our IP (or the HLS one): the same ports and interfaces (Vitis HLS's names); the HLS core's
+    streams also carry TSTRB (hls::axis), which the DMA's lack (left unconnected, as TKEEP's copy),
+    and its s_axi_control has the address bits of its own map."""
     addr = hls_addr_bits() if hls else regmap.ADDR_BITS
-    lite = _axi_lite(addr)
+    lite, axis = _axi_lite(addr), AXIS_HLS if hls else AXIS
     ports = [_clk("ap_clk"), _rstn("ap_rst_n"), _irq("interrupt", "O")]
-    ports += _ports("s_axi_control_", lite, master=False) + _ports("s_axis_", AXIS, master=False)
-    ports += _ports("m_axis_", AXIS, master=True)
+    ports += _ports("s_axi_control_", lite, master=False) + _ports("s_axis_", axis, master=False)
+    ports += _ports("m_axis_", axis, master=True)
     busifs = [_BusIf("s_axi_control", "SLAVE", "xilinx.com:interface:aximm:1.0", _portmaps("s_axi_control_", lite),
                      _aximm_params("AXI4LITE", 32, addr), 32),
-              _BusIf("s_axis", "TARGET", "xilinx.com:interface:axis:1.0", _portmaps("s_axis_", AXIS), _axis_params()),
-              _BusIf("m_axis", "INITIATOR", "xilinx.com:interface:axis:1.0", _portmaps("m_axis_", AXIS),
-                     _axis_params())]
+              _BusIf("s_axis", "TARGET", "xilinx.com:interface:axis:1.0", _portmaps("s_axis_", axis),
+                     _axis_params(hls)),
+              _BusIf("m_axis", "INITIATOR", "xilinx.com:interface:axis:1.0", _portmaps("m_axis_", axis),
+                     _axis_params(hls))]
     base = ADDRESS_MAP[ACCEL][1]
     params = [("C_S_AXI_CONTROL_ADDR_WIDTH", str(addr)), ("C_S_AXI_CONTROL_DATA_WIDTH", "32"),
               ("Component_Name", f"{BD_NAME}_{ACCEL}_0"), ("EDK_IPTYPE", "PERIPHERAL"),
