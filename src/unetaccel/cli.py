@@ -358,8 +358,9 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              lanes: str = typer.Option("8x8", help="PINxPOUT parallelism (unroll factors / MAC lanes)"),
-             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl and vivado.tcl; a lane shape whose "
-                                                       "estimate exceeds a known part's block RAM or DSPs is warned of"),
+             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl and vivado.tcl (and package_ip.tcl, "
+                                                       "build_bitstream.tcl); a lane shape whose estimate exceeds a "
+                                                       "known part's block RAM or DSPs is warned of"),
              clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
              out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
              mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "
