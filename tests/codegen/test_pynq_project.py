@@ -100,6 +100,13 @@ def test_every_tcl_script_is_complete(build):
     assert [str(p.relative_to(build)) for p in scripts if not complete(p)] == []
 
 
+def test_an_unbalanced_script_is_not_complete(build, tmp_path):
+    text = (build / "pynq" / "pynq_z2_bd.tcl").read_text()
+    bad = tmp_path / "bad.tcl"
+    bad.write_text(text.replace("proc unet_assign {pin offset range} {", "proc unet_assign {pin offset range} {{", 1))
+    assert not complete(bad)
+
+
 def test_a_broken_script_fails_under_the_stubs(build, tmp_path, top):
     """The harness catches what `info complete` cannot: an unknown command or variable."""
     bad = tmp_path / "bad.tcl"
