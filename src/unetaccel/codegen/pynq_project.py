@@ -685,7 +685,7 @@ def emit_pynq(ir: IR, lanes=(8, 8), hls: bool = False, ir_file: str = "model.jso
                         sorted(ADDRESS_MAP.items(), key=lambda kv: kv[1][1])],
         "address_range": f"{ADDRESS_RANGE // 1024}K", "num_mi": len(GP0_SLAVES), "num_si": len(DMA_MASTERS),
         "ip_repo": f"../hls/{HLS_IP_REPO}" if hls else f"../rtl/{RTL_IP_REPO}",
-        "package_ip": "../rtl/package_ip.tcl", "hls_command": HLS_EXPORT_COMMAND, "bitstream": BITSTREAM,
+        "package_ip": "../rtl/package_ip.tcl", "hls_command": HLS_EXPORT_COMMAND, "hls_ip_repo": HLS_IP_REPO, "bitstream": BITSTREAM,
         "hwh": HWH, "deploy_json": DEPLOY_JSON, "clock_mhz": CLOCK_MHZ, "dma_bits": dep["dma_length_bits"],
         "lanes": f"{pin}x{pout}", "ir_file": ir_file, "transfers": t, "registers": dep["registers"],
         "version": ip_version(),
