@@ -1,7 +1,8 @@
 # The README's two commands: `make demo` and `make test`.
 # Both create .venv when missing and install everything pinned; both are idempotent.
 # `make install` and `make test` also install Icarus Verilog (Debian's iverilog: the four-state RTL
-# runs and the FSIC system) and the RISC-V cross compiler (gcc-riscv64-unknown-elf: the FSIC
+# runs and the FSIC system), Tcl (Debian's tcl: tclsh runs the generated Vivado scripts with Vivado's
+# commands stubbed) and the RISC-V cross compiler (gcc-riscv64-unknown-elf: the FSIC
 # firmware) with apt-get when they are missing: that needs root (as CI runs); otherwise they stop
 # and say what to install.
 PYTHON ?= python3
@@ -28,6 +29,10 @@ tools:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog; } || \
 	  { echo "error: Icarus Verilog (iverilog) is missing and could not be installed: run" \
 	    "'apt-get install -y iverilog' as root" >&2; exit 1; }
+	@command -v tclsh >/dev/null 2>&1 || { echo "installing Tcl (apt-get install -y tcl)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcl; } || \
+	  { echo "error: Tcl's shell (tclsh, for the Vivado scripts' checks) is missing and could not be installed:" \
+	    "run 'apt-get install -y tcl' as root" >&2; exit 1; }
 	@command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || { echo "installing the RISC-V cross compiler" \
 	  "(apt-get install -y gcc-riscv64-unknown-elf)"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-riscv64-unknown-elf; } || \
@@ -86,7 +91,8 @@ SMOKE_TESTS := tests/ir tests/test_scores.py tests/test_layering.py tests/test_a
   tests/rtl_sim/unet_accel/test_unet_accel.py::test_protocol tests/rtl_sim/unet_accel/test_unet_accel.py::test_stream_grid \
   tests/rtl_sim/unet_accel/test_unet_accel.py::test_testbench_fails_on_its_own_on_a_wrong_output \
   tests/rtl_sim/unet_core tests/rtl_sim/unet_regs tests/rtl_sim/unet_accel/test_icarus.py::test_whole_network_class_map_under_icarus \
-  tests/fsic/test_fsic_codegen.py tests/fsic/test_fsic_own_testbench.py tests/pynq
+  tests/fsic/test_fsic_codegen.py tests/fsic/test_fsic_own_testbench.py \
+  tests/codegen/test_pynq_project.py tests/codegen/test_bitstream_cli.py tests/pynq
 
 smoke: $(SMOKE_STAMP) tools
 	$(SMOKE_PY) --version

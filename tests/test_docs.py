@@ -1,7 +1,7 @@
 """The documentation stays true to the repository and to the code.
 
 - No link in README.md, docs/*.md, CHANGELOG.md, examples/README.md or the generated READMEs
-  (BUILD/hls/README.md, BUILD/fsic/README.md, from a random network) leaves the repository, and no
+  (BUILD/hls/README.md, BUILD/fsic/README.md, BUILD/pynq/README.md, from a random network) leaves the repository, and no
   text names the design files that live outside it.
 - The register tables of docs/registers.md are what the code renders.
 - docs/cli.md documents every command `unetaccel --help` lists, and every option of each.
@@ -18,7 +18,7 @@ from unetaccel.ir import randnet
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "examples" / "README.md", *DOCS]
-GENERATED_READMES = ("hls/README.md", "fsic/README.md")
+GENERATED_READMES = ("hls/README.md", "fsic/README.md", "pynq/README.md")
 #: Names that point outside a user's clone: the design notes this project was started from.
 FORBIDDEN = ("../shared", "DESIGN.md", "TOOLCHAIN.md")
 

@@ -65,7 +65,7 @@ class RtlResult:
 @dataclass
 class GenerateResult:
     out: Path
-    files: dict                 # target (hls, rtl, fsic) -> written paths
+    files: dict                 # target (hls, rtl, fsic, pynq) -> written paths
 
 
 def _ir_path(ir, build) -> Path:
@@ -129,7 +129,7 @@ def reference(ir, images, trace: bool = False) -> ReferenceResult:
 
 
 def generate(ir, out="build", lanes=(8, 8), clock_ns: float = 10.0) -> GenerateResult:
-    """BUILD/hls, BUILD/rtl and BUILD/fsic for the IR (as `unetaccel generate`)."""
+    """BUILD/hls, BUILD/rtl, BUILD/fsic and BUILD/pynq for the IR (as `unetaccel generate`)."""
     from .codegen import generate as do_generate
     net = load_ir(ir) if isinstance(ir, (str, Path)) else ir
     files = do_generate(net, out, lanes=lanes, clock_ns=clock_ns)

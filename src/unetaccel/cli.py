@@ -358,8 +358,9 @@ def infer(ir: Path = typer.Option(..., help="RUN/model.json"),
 @app.command()
 def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              lanes: str = typer.Option("8x8", help="PINxPOUT parallelism (unroll factors / MAC lanes)"),
-             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl and vivado.tcl; a lane shape whose "
-                                                       "estimate exceeds a known part's block RAM or DSPs is warned of"),
+             part: str = typer.Option(BOARD_PART, help="FPGA part for run_hls.tcl and vivado.tcl (and package_ip.tcl, "
+                                                       "build_bitstream.tcl); a lane shape whose estimate exceeds a "
+                                                       "known part's block RAM or DSPs is warned of"),
              clock_ns: float = typer.Option(10.0, help="clock period for run_hls.tcl"),
              out: Path = typer.Option(Path("build"), help="output folder (BUILD/hls ...)"),
              mult: str = typer.Option("dsp", help="RTL multipliers: dsp (one a product) or dsp2 (one for two "
@@ -367,8 +368,9 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
              bus_errors: str = typer.Option("okay", help="what the RTL's AXI-Lite slave answers to a refused "
                                                          "access: okay (recorded in STATUS; a Zynq port takes an "
                                                          "error response as an abort) or slverr")):
-    """Generate BUILD/hls (the C/HLS project for Vitis HLS), BUILD/rtl (the Verilog accelerator) and
-    BUILD/fsic (the accelerator as FSIC's user project 0, with its firmware) from the IR."""
+    """Generate BUILD/hls (the C/HLS project for Vitis HLS), BUILD/rtl (the Verilog accelerator and its
+    Vivado IP script), BUILD/fsic (the accelerator as FSIC's user project 0, with its firmware) and
+    BUILD/pynq (the PYNQ-Z2 block design and bitstream scripts, unet.hwh, unet_accel.json) from the IR."""
     def body():
         from . import ir as irmod
         from .codegen import generate as gen
@@ -386,6 +388,62 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
         if over:
             typer.echo(f"warning: at {lanes} lanes the estimate needs {', '.join(over)} ({part}): this lane "
                        "shape does not fit the part; choose fewer lanes or a larger part", err=True)
+    _run(body)
+
+
+@app.command()
+def bitstream(ir: Path = typer.Option(..., help="RUN/model.json"),
+              build: Path = typer.Option(Path("build"), help="build folder (BUILD/rtl or BUILD/hls, and BUILD/pynq, "
+                                                             "are generated)"),
+              hls: bool = typer.Option(False, help="the HLS IP (BUILD/hls, exported with vitis-run first) instead "
+                                                   "of the RTL accelerator"),
+              lanes: str = typer.Option("8x8", help="PINxPOUT parallelism"),
+              part: str = typer.Option(BOARD_PART, help="FPGA part (the PYNQ-Z2's by default)")):
+    """The PYNQ-Z2 bitstream: generate the accelerator (BUILD/rtl, or BUILD/hls with --hls) and
+    BUILD/pynq (block design, Vivado scripts, hardware handoff, unet_accel.json), then run Vivado in
+    batch mode (build_bitstream.tcl: IP, block design, synthesis, implementation, unet.bit and
+    unet.hwh in BUILD/pynq). Without Vivado on the PATH it stops after writing the scripts, exit 2."""
+    def body():
+        import shutil
+        import subprocess
+
+        from . import ir as irmod
+        from .codegen.pynq_project import (BITSTREAM, HLS_EXPORT_COMMAND, HLS_IP_REPO, HWH, dma_length_bits,
+                                           generate_pynq, vlnv)
+        from .tools import ToolMissing, failed, log_file
+        net = irmod.load(ir)
+        ln = parse_lanes(lanes)
+        check_writable(build, "--build")
+        bits = dma_length_bits(net)  # before writing anything
+        if hls:
+            from .codegen.hls_project import generate_hls
+            typer.echo(f"[1/3] HLS project in {build / 'hls'} (run_hls.tcl exports the IP {vlnv(True)})")
+            generate_hls(net, build / "hls", lanes=ln, part=part, ir_file=ir.name)
+            typer.echo(f"      the HLS IP must be exported first: `{HLS_EXPORT_COMMAND}` in {build / 'hls'} "
+                       f"(it writes {build / 'hls' / HLS_IP_REPO})")
+        else:
+            from .codegen.rtl_project import generate_rtl
+            typer.echo(f"[1/3] RTL in {build / 'rtl'} (package_ip.tcl packages the IP {vlnv(False)})")
+            generate_rtl(net, build / "rtl", lanes=ln, ir_file=ir.name, part=part)
+        pynq = build / "pynq"
+        typer.echo(f"[2/3] PYNQ-Z2 block design and Vivado scripts in {pynq} (AXI DMA length register {bits} bits)")
+        generate_pynq(net, pynq, lanes=ln, hls=hls, ir_file=ir.name, part=part)
+        vivado = shutil.which("vivado")
+        if not vivado:
+            raise ToolMissing(f"Vivado ('vivado') is not on the PATH: the scripts are written in {pynq}; where "
+                              f"Vivado is, run `vivado -mode batch -source build_bitstream.tcl` in that folder"
+                              + (f" (after `{HLS_EXPORT_COMMAND}` in {build / 'hls'})" if hls else ""))
+        if hls and not (build / "hls" / HLS_IP_REPO / "component.xml").is_file():
+            raise CliError(f"--hls: no exported HLS IP in {build / 'hls' / HLS_IP_REPO}: run `{HLS_EXPORT_COMMAND}` "
+                           f"in {build / 'hls'} first")
+        log = log_file(build, "vivado")
+        typer.echo(f"[3/3] Vivado in batch mode: IP, block design, synthesis, implementation, bitstream (log: {log})")
+        with open(log, "w") as fh:
+            r = subprocess.run([vivado, "-mode", "batch", "-nojournal", "-nolog", "-source", "build_bitstream.tcl"],
+                               cwd=pynq, stdout=fh, stderr=subprocess.STDOUT)
+        if r.returncode or not (pynq / BITSTREAM).is_file():
+            raise CliError(failed(f"Vivado failed (exit code {r.returncode})", log))
+        typer.echo(f"wrote {pynq / BITSTREAM} and {pynq / HWH}; copy them with {pynq / 'unet_accel.json'} to the board")
     _run(body)
 
 

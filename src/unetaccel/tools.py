@@ -70,6 +70,17 @@ def iverilog() -> Path:
     return Path(shutil.which("iverilog"))
 
 
+def tclsh() -> Path:
+    """Path of Tcl's shell (Debian's `tcl` package): the generated Vivado scripts (package_ip.tcl,
+    pynq_z2_bd.tcl, build_bitstream.tcl) are run under it with Vivado's commands stubbed.
+    `make install` / `make test` install it when missing."""
+    found = shutil.which("tclsh")
+    if not found:
+        raise ToolMissing("Tcl's shell ('tclsh') not found: install it with `apt-get install -y tcl` "
+                          "(as root; `make install` does that when it is missing)")
+    return Path(found)
+
+
 def tcl_interpreter():
     """A Tcl interpreter (Python's tkinter, no Tk window): the generated tcl scripts (run_hls.tcl,
     vivado.tcl) are sourced in one with the vendor commands stubbed."""

@@ -19,11 +19,12 @@ def cli(*args, cwd=None):
     return r.returncode, r.stdout, r.stderr
 
 
-COMMANDS = {"train", "quantize", "inspect", "generate", "csim", "rtlsim", "fsicsim", "infer", "demo", "report"}
+COMMANDS = {"train", "quantize", "inspect", "generate", "bitstream", "csim", "rtlsim", "fsicsim", "infer", "demo",
+            "report"}
 
 
 def test_help_lists_the_commands():
-    """Exactly the ten commands: none missing, none extra, each listed by --help."""
+    """Exactly these commands: none missing, none extra, each listed by --help."""
     import typer.main
     from unetaccel.cli import app
     assert set(typer.main.get_command(app).commands) == COMMANDS
@@ -32,6 +33,19 @@ def test_help_lists_the_commands():
     listed = {line.split()[1] for line in out.splitlines()
               if line.startswith("│ ") and len(line.split()) > 1 and line.split()[1] in COMMANDS}
     assert listed == COMMANDS, out
+
+
+def test_bitstream_without_vivado_exits_2_naming_vivado_and_the_scripts(tmp_path):
+    """As a user runs it (a subprocess, its PATH without Vivado): the folders are written, then exit 2
+    with one error line naming Vivado and BUILD/pynq (tests/codegen/test_bitstream_cli.py has the rest)."""
+    p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "m")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}
+    r = subprocess.run([sys.executable, "-m", "unetaccel.cli", "bitstream", "--ir", str(p), "--build",
+                        str(tmp_path / "b")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: Vivado ('vivado') is not on the PATH") and str(tmp_path / "b" / "pynq") in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "b" / "pynq" / "build_bitstream.tcl").is_file() and (tmp_path / "b" / "rtl" / "package_ip.tcl").is_file()
 
 
 def test_inspect(tmp_path):

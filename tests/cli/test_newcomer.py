@@ -87,7 +87,7 @@ def test_an_unwritable_folder_is_a_user_error(tiny_ir, tmp_path, monkeypatch):
 def test_generate_help_names_every_target():
     r = _invoke("generate", "--help")
     text = " ".join(r.output.split())
-    for target in ("BUILD/hls", "BUILD/rtl", "BUILD/fsic"):
+    for target in ("BUILD/hls", "BUILD/rtl", "BUILD/fsic", "BUILD/pynq"):
         assert target in text, text
     assert "run_hls.tcl and vivado.tcl" in text
 
@@ -96,7 +96,7 @@ def test_part_reaches_every_script(tiny_ir, tmp_path):
     part = "xc7z010clg400-1"
     r = _invoke("generate", "--ir", tiny_ir, "--part", part, "--out", tmp_path / "b")
     assert r.exit_code == 0, r.output
-    for script in ("hls/run_hls.tcl", "rtl/vivado.tcl"):
+    for script in ("hls/run_hls.tcl", "rtl/vivado.tcl", "rtl/package_ip.tcl", "pynq/build_bitstream.tcl"):
         text = (tmp_path / "b" / script).read_text()
         assert part in text and "xc7z020" not in text, script
 

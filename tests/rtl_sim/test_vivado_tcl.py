@@ -12,7 +12,7 @@ from unetaccel.codegen.rtl_project import emit_rtl, generate_rtl
 from unetaccel.ir import randnet
 from unetaccel.tools import tcl_interpreter
 
-STUBS = ("create_project", "read_verilog", "add_files", "set_property", "current_fileset", "update_compile_order",
+STUBS = ("create_project", "set_msg_config", "read_verilog", "add_files", "set_property", "current_fileset", "update_compile_order",
          "launch_runs", "wait_on_run", "open_run", "report_utilization")
 
 
@@ -70,6 +70,8 @@ def test_vivado_tcl_names_every_source_and_mem_file(rtl_dir):
     assert readmem and readmem <= set(added_mems), readmem
     assert ["top", "unet_accel", "sources_1"] in _calls(calls, "set_property")
     assert not _calls(calls, "launch_runs")  # synthesis only on request
+    # a memory image synthesis cannot open is an error, not a critical warning
+    assert ["-id", "Synth", "8-4445", "-new_severity", "ERROR"] in _calls(calls, "set_msg_config")  # words spread
 
 
 def test_vivado_tcl_takes_a_part_and_synth(rtl_dir):

@@ -296,6 +296,9 @@ def emit_hls(ir: IR, lanes=DEFAULT_LANES, part: str = DEFAULT_PART, clock_ns: fl
                       "channels": head_row["reg_channels"], "config": config_word},
         "vitis_control": VITIS_CONTROL,
     }
+    from .ip import HLS_LIBRARY, HLS_NAME, VENDOR, ip_version, vlnv  # export_design's VLNV
+    ctx["hls_ip"] = {"vendor": VENDOR, "library": HLS_LIBRARY, "name": HLS_NAME, "version": ip_version()}
+    ctx["hls_vlnv"] = vlnv(hls=True)
     ctx["hls_regmap_h"] = hls_regmap_header(ctx["banner"])
     ctx["dim_offset"] = next(p["offset"] for p in ports if p["name"] == "dim")
     ctx["estimate_md"] = hls_model.markdown(hls_model.estimate(ir, lanes, engine), clock_ns)

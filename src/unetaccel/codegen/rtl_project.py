@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import UnetaccelError
 from ..ir.graph import IR, IRError
-from . import regmap
+from . import ip, regmap
 from ..ir.arith import fits
 from ..ir.ops import MAX_SHIFT
 from .cache import generation_record, locked, write_stamp
@@ -32,11 +32,6 @@ from .writer import write_files
 TEMPLATES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv", "unet_accel_ip.v", "tb_unet.sv", "unet_regmap.h",
              "vivado.tcl")
 DESIGN_SOURCES = ("unet_core.sv", "unet_regs.sv", "unet_accel.sv")  # synthesizable, top unet_accel
-#: The IP's top for Vivado (Verilog-2001 around unet_accel: Vitis HLS's port names, active-low
-#: ap_rst_n, the interface attributes), module unet_accel_ip.
-IP_TOP = "unet_accel_ip.v"
-#: The IP top's clock (its X_INTERFACE_PARAMETER FREQ_HZ): the PYNQ-Z2 design's FCLK_CLK0.
-CLOCK_HZ = 100_000_000
 SIM_SOURCES = ("tb_unet.sv",)  # the cocotb wrapper
 PARAM_FILES = ("bn_params.mem", "layers.mem")  # $readmemh'd by unet_core, beside the weight banks' files
 #: unet_core keeps the weight memory in banks of W_BANK_WORDS words (the depth of a block RAM at
@@ -499,7 +494,7 @@ def check_bus_errors(bus_errors: str) -> str:
 def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp",
              part: str = BOARD_PART, bus_errors: str = "okay") -> dict[str, str]:
     """BUILD/rtl's files, {path relative to the folder: text}: SystemVerilog sources, the IP top
-    (IP_TOP), .mem files, layout.json, the C register header and vivado.tcl (a Vivado project of the
+    (ip.IP_TOP_FILE), .mem files, layout.json, the C register header and vivado.tcl (a Vivado project of the
     sources and .mem files for `part`). mult: the multiplier style (MULTS; check_mult refuses one
     that is not exact here); bus_errors: what a refused AXI-Lite access answers (regmap.BUS_ERRORS)."""
     check_bus_errors(bus_errors)
@@ -534,11 +529,12 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "ltab_words": LTAB_WORDS, "ltab": {f: i for i, f in enumerate(FIELDS)},
         "part": part,  # vivado.tcl's part (default the PYNQ-Z2's); `-tclargs PART` replaces it
         "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES,
-        "slverr": bus_errors == "slverr", "clock_hz": CLOCK_HZ, "status_mask": regmap.write_mask("STATUS"),
+        "slverr": bus_errors == "slverr", "clock_hz": ip.CLOCK_HZ, "status_mask": regmap.write_mask("STATUS"),
         "mem_files": [*weight_files(len(weights)), *PARAM_FILES],
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
+    files["package_ip.tcl"] = render("rtl_project/package_ip.tcl.j2", {**ctx, "ip": ip.ip_identity()})
     mems = dict(zip(PARAM_FILES, (_mem(param_words(mul, bias, shift, dp), 8), _mem(_ltab(rows), 32))))
     starts = np.cumsum([0, *weight_banks(len(weights))])
     mems.update({f: _mem(weights[a:b], wbits) for f, a, b in zip(weight_files(len(weights)), starts, starts[1:])})

@@ -6,12 +6,13 @@ import subprocess
 
 import pytest
 
-from unetaccel.codegen.rtl_project import IP_TOP, generate_rtl
+from unetaccel.codegen.ip import IP_TOP_FILE
+from unetaccel.codegen.rtl_project import generate_rtl
 from unetaccel.ir import randnet
 from unetaccel.rtl_sim.runner import run_unit
 from unetaccel.tools import iverilog
 
-SOURCES = [IP_TOP, "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
+SOURCES = [IP_TOP_FILE, "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 PORT = re.compile(r"^\s*(input|output)\s+(?:wire|reg)?\s*(\[[^\]]+\])?\s*(\w+)\s*,?\s*(?://.*)?$")
 ATTR = re.compile(r'\(\*\s*(X_INTERFACE_INFO|X_INTERFACE_PARAMETER)\s*=\s*"([^"]*)"\s*\*\)')
 
@@ -42,7 +43,7 @@ def ip_rtl(tmp_path_factory):
 
 
 def test_interface_attributes_name_real_ports(ip_rtl):
-    text = (ip_rtl / IP_TOP).read_text()
+    text = (ip_rtl / IP_TOP_FILE).read_text()
     ports, attrs = ports_and_attributes(text, "unet_accel_ip")
     infos = {}  # interface name -> {logical: port}
     for port, kind, value in attrs:
@@ -67,7 +68,7 @@ def test_interface_attributes_name_real_ports(ip_rtl):
     clk = dict(kv.strip().split(" ", 1) for kv in params["ap_clk"].split(","))
     assert set(clk["ASSOCIATED_BUSIF"].split(":")) == {"s_axi_control", "s_axis", "m_axis"}
     assert clk["ASSOCIATED_RESET"] == "ap_rst_n" and clk["FREQ_HZ"] == "100000000"
-    for port, value in params.items():
+    for value in params.values():
         if value.startswith("XIL_INTERFACENAME"):
             assert value.split(",")[0].split()[1] in infos
     assert ports["ap_rst_n"][0] == "input" and ports["interrupt"][0] == "output"
@@ -82,7 +83,7 @@ def test_ip_top_is_verilog_2001(ip_rtl, tmp_path):
     stub += [f"    assign {n} = 0;" for n, (d, _) in inner.items() if d == "output"] + ["endmodule"]
     (tmp_path / "stub.v").write_text("\n".join(stub) + "\n")
     r = subprocess.run([iverilog(), "-g2001", "-o", str(tmp_path / "a.vvp"), "-s", "unet_accel_ip",
-                        str(ip_rtl / IP_TOP), str(tmp_path / "stub.v")], capture_output=True, text=True)
+                        str(ip_rtl / IP_TOP_FILE), str(tmp_path / "stub.v")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 
