@@ -1,6 +1,5 @@
-"""The small network of tests/rtl_sim (widths 4, 8; 3 classes; 8x8), its RTL with the IP top and a
+"""The small network of tests/rtl_sim (widths 4, 8; 3 classes; 8x8), its RTL with the IP top and its
 BUILD/pynq, made once per session and shared (one Verilator build of unet_accel_ip)."""
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +8,11 @@ import pytest
 from unetaccel import ir as irmod
 from unetaccel.ir import randnet
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 SEED = 77
 
 
 def _make(folder: Path):
-    from hwh_fixture import write_pynq
-
+    from unetaccel.codegen.pynq_project import generate_pynq
     from unetaccel.rtl_sim.runner import ensure_rtl
     net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED)
     ir = folder / "run" / "model.json"
@@ -24,10 +20,7 @@ def _make(folder: Path):
     # another network of the same shapes (other weights): load_weights' test
     irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=SEED + 1), folder / "other" / "model")
     ensure_rtl(ir, folder / "build")
-    try:
-        from unetaccel.codegen import pynq_project  # noqa: F401
-    except ImportError:  # until the generator writes BUILD/pynq: the fixture's
-        write_pynq(folder / "build", net)
+    generate_pynq(net, folder / "build" / "pynq")  # pynqsim rewrites what changed
 
 
 @pytest.fixture(scope="session")

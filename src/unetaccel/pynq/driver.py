@@ -20,16 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..codegen import regmap
+from ..codegen.ip import vlnv
 from .. import tiling
 from .config import Deployment, default_timeout, expected_cycles, load_deployment
 from .errors import (AcceleratorError, AcceleratorTimeout, DeploymentError, DmaError, LoadRefused, StatusError,
                      run_error)
 
-IP_VERSION = ".".join(__version__.split(".")[:2])
-RTL_VLNV = f"unetaccel:unet:unet_accel:{IP_VERSION}"
-HLS_VLNV = f"unetaccel:hls:unet_top:{IP_VERSION}"
+RTL_VLNV, HLS_VLNV = vlnv(hls=False), vlnv(hls=True)  # codegen.ip: what package_ip.tcl and run_hls.tcl export
 #: What UnetAccel binds to: both IPs, with and without the version.
 VLNVS = [RTL_VLNV, RTL_VLNV.rpartition(":")[0], HLS_VLNV, HLS_VLNV.rpartition(":")[0]]
 

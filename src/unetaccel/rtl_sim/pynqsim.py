@@ -1,6 +1,6 @@
 """`unetaccel pynqsim`: the PYNQ driver, unchanged, against the generated IP on a simulated PYNQ-Z2.
 
-The IP top (BUILD/rtl/unet_accel_ip.v, rtl_project.IP_TOP) is the cocotb toplevel under Verilator; the board around
+The IP top (BUILD/rtl/unet_accel_ip.v, codegen.ip.IP_TOP_FILE) is the cocotb toplevel under Verilator; the board around
 it (the PS7's GP0 port, the AXI DMA, the DDR behind a write-back cache) is
 unetaccel.rtl_sim.pynq_board, built from the block design's BUILD/pynq/unet.hwh; the driver
 (unetaccel.pynq) talks to it through a stand-in `pynq` module. Images go through infer (and
@@ -17,13 +17,13 @@ import numpy as np
 
 from .. import ir as irmod
 from ..codegen.cache import locked
-from ..codegen.rtl_project import IP_TOP
+from ..codegen.ip import IP_TOP, IP_TOP_FILE
 from ..ir.data import load_val
 from .runner import RtlSimError, _failures, _run_cocotb, build, ensure_rtl, sim_log
 from .rtlsim import generated_lanes, generated_mult
 
-TOPLEVEL = "unet_accel_ip"
-IP_SOURCES = [IP_TOP, "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
+TOPLEVEL = IP_TOP
+IP_SOURCES = [IP_TOP_FILE, "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
 PYNQ_DIR = "pynq"
 CHECKS = ("flush", "length", "abort", "split", "tlast", "long_frame", "timeout")  # tb_pynq.Job.check_<name>
 TIMEOUT_FACTOR = 20  # the simulated driver's timeout: this many times the IR's ideal frame time
