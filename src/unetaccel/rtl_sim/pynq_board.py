@@ -44,7 +44,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.task import resume
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 GP0_CYCLES = 16  # extra cycles of a register access through the PS7's GP0 port and interconnect (~0.2 us a read)
@@ -375,7 +375,7 @@ class SimDma:
         if data is None:
             self._error(ch, SR_DECERR)
             return
-        await ClockCycles(self.clk, DMA_MEM_LATENCY)
+        await self.board.cycles(DMA_MEM_LATENCY)
         no_tlast, self.no_tlast_once = self.no_tlast_once, False
         beats = [data[i:i + 4] for i in range(0, n, 4)]
         has_keep = "TKEEP" in s
@@ -538,11 +538,11 @@ class SimBoard:
     async def bus_read(self, addr: int) -> int:
         name, off = self._slave(addr)
         self.accesses += 1
-        await ClockCycles(self.clk, GP0_CYCLES)
+        await self.cycles(GP0_CYCLES)
         if name == self.ip_name:
             v = await self.axil.read_dword(off)
         else:
-            await ClockCycles(self.clk, 2)
+            await self.cycles(2)
             v = self.dma.read(off)
         self._now = get_sim_time("ns") * 1e-9
         return v
@@ -550,17 +550,24 @@ class SimBoard:
     async def bus_write(self, addr: int, value: int) -> None:
         name, off = self._slave(addr)
         self.accesses += 1
-        await ClockCycles(self.clk, GP0_CYCLES)
+        await self.cycles(GP0_CYCLES)
         if name == self.ip_name:
             await self.axil.write_dword(off, value & 0xFFFFFFFF)
         else:
-            await ClockCycles(self.clk, 2)
+            await self.cycles(2)
             self.dma.write(off, value & 0xFFFFFFFF)
         self._now = get_sim_time("ns") * 1e-9
 
     async def wait_cycles(self, n: int) -> None:
-        await ClockCycles(self.clk, int(n))
+        await self.cycles(n)
         self._now = get_sim_time("ns") * 1e-9
+
+    async def cycles(self, n: int) -> None:
+        """n rising edges of the clock, as one timer and one edge (not a Python wake-up an edge): from
+        a rising edge, the timer ends half a cycle before the n-th edge, which is then awaited."""
+        if n > 1:
+            await Timer((n - 0.5) * self.period_ns - self.period_ns, "ns", round_mode="round")
+        await RisingEdge(self.clk)
 
     @property
     def stale_reads(self) -> list[dict]:
