@@ -216,21 +216,26 @@ class Job:
             big.freebuffer()
 
     def check_timeout(self):
-        """Half a frame sent, then the driver waits: past the timeout it aborts, resets the DMA and
-        raises AcceleratorTimeout (no hang)."""
+        """Half a frame sent, then the driver waits: past the timeout (for this check at most two
+        expected frames) it aborts, resets the DMA and raises AcceleratorTimeout (no hang)."""
         from unetaccel.pynq.errors import AcceleratorTimeout
         ol = self.ol
         half = ol.config.in_bytes // 2 // 4 * 4
         ol.ibuf[:ol.config.in_bytes] = self._frame(0)
-        ol.start_run(ol.obuf)
-        ol.ibuf.flush()
-        ol.send(ol.ibuf, 0, half)
+        # the check's timeout: at most 2 expected frames (a big network's 20 would be minutes of polling)
+        saved, ol.timeout = ol.timeout, min(ol.timeout, 2 * ol.expected_cycles(logits=True) /
+                                            (ol.config.clock_mhz * 1e6))
         try:
+            ol.start_run(ol.obuf)
+            ol.ibuf.flush()
+            ol.send(ol.ibuf, 0, half)
             ol.finish_run(ol.obuf)
             return False, "the run ended on half a frame"
         except AcceleratorTimeout as e:
             waited = self.board.now() - ol._t0
             return waited >= ol.timeout and ol.accel.idle(), f"{e} (after {waited * 1e6:.1f} us simulated)"
+        finally:
+            ol.timeout = saved
 
     def check_length(self):
         """A transfer longer than the DMA's length register (c_sg_length_width, from the .hwh) is
