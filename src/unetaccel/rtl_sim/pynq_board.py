@@ -2,8 +2,8 @@
 
 `SimBoard(dut, hwh)` reads the block design's hardware handoff (.hwh) and models what the PYNQ
 driver talks to: the PS7's general-purpose port (GP0: each register access is a real AXI-Lite
-transaction on the IP's s_axi_control, by cocotbext-axi's AxiLiteMaster, plus GP0_CYCLES of
-latency; the DMA's registers answer after the same latency), an AXI DMA in simple mode (PG021:
+transaction on the IP's s_axi_control, by cocotbext-axi's AxiLiteMaster, after PYTHON_CYCLES
+of the driver's Python and GP0_CYCLES of bus latency; the DMA's registers answer after the same), an AXI DMA in simple mode (PG021:
 MM2S_DMACR/DMASR/SA/LENGTH, S2MM_*, the soft reset, halted / idle / error bits, a length
 register of the .hwh's c_sg_length_width bits) driving the IP's s_axis and taking its m_axis, and
 the DDR behind a write-back cache: `allocate` returns an ndarray subclass whose array is the CPU's
@@ -48,6 +48,10 @@ from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 GP0_CYCLES = 16  # extra cycles of a register access through the PS7's GP0 port and interconnect (~0.2 us a read)
+# cycles of Python before each register access: a PYNQ MMIO call from Python on the Zynq's 650 MHz A9 takes
+# about a microsecond (an estimate, not measured here); it also keeps the simulated driver from polling
+# every twenty cycles, which costs simulation time and no board does
+PYTHON_CYCLES = 100
 DMA_MEM_LATENCY = 24  # cycles from a LENGTH write to the first MM2S beat (HP0 read latency)
 DMA_RESET_CYCLES = 8  # cycles MM2S_DMACR.Reset reads 1 after it was written
 DRAM_BASE = 0x1800_0000  # where allocate() places buffers (the PYNQ-Z2's CMA region lies about there)
@@ -538,7 +542,7 @@ class SimBoard:
     async def bus_read(self, addr: int) -> int:
         name, off = self._slave(addr)
         self.accesses += 1
-        await self.cycles(GP0_CYCLES)
+        await self.cycles(PYTHON_CYCLES + GP0_CYCLES)
         if name == self.ip_name:
             v = await self.axil.read_dword(off)
         else:
@@ -550,7 +554,7 @@ class SimBoard:
     async def bus_write(self, addr: int, value: int) -> None:
         name, off = self._slave(addr)
         self.accesses += 1
-        await self.cycles(GP0_CYCLES)
+        await self.cycles(PYTHON_CYCLES + GP0_CYCLES)
         if name == self.ip_name:
             await self.axil.write_dword(off, value & 0xFFFFFFFF)
         else:
