@@ -28,8 +28,12 @@ def test_the_board_notebook_runs_on_the_simulated_board(pynq_small, tmp_path, mo
     validate = ("from unetaccel.pynq.validate import main\n"
                 "assert main(['validate', '--bit', 'unet.bit', '--val', 'val.npz', '--ir', 'model.json', "
                 "'--no-download']) == 0\n")
+    # the picture's class map (11 x 13: four tiles) is the tiled reference's
+    tiled = ("from unetaccel.pynq.validate import reference_map\n"
+             "assert picture.shape == (11, 13, 3) and classes.shape == (11, 13)\n"
+             "assert (classes == reference_map(ol.net, picture, ol.config.input_shape[:2])).all()\n")
     res = pynqsim.simulate(ir, imgs[:1], build, checks=(), log=print,
-                           notebook={"path": NOTEBOOK, "folder": tmp_path, "extra": [validate]})
+                           notebook={"path": NOTEBOOK, "folder": tmp_path, "extra": [tiled, validate]})
     for s in res["steps"]:
         print(s)
     steps = {s["step"]: s for s in res["steps"]}

@@ -25,6 +25,14 @@ def _hwc(images: np.ndarray, channels: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def reference_map(net, image: np.ndarray, tile, overlap: int = 0) -> np.ndarray:
+    """The integer reference's class map of an H x W x C picture, tiled and stitched as infer does."""
+    from .. import tiling
+    from ..ir import reference
+    plan = tiling.plan(image.shape[0], image.shape[1], tile, overlap)
+    return tiling.stitch(reference.run(net, tiling.tiles(image.transpose(2, 0, 1), plan)).classes, plan)
+
+
 def validate(ol, images: np.ndarray, labels: np.ndarray | None, clock=time.monotonic, log=print) -> dict:
     """The scores of an overlay on a validation set (see the module's docstring)."""
     cfg = ol.config
@@ -36,8 +44,7 @@ def validate(ol, images: np.ndarray, labels: np.ndarray | None, clock=time.monot
     if labels is not None:
         out["mean_iou"] = segmentation_metrics(maps, np.asarray(labels), cfg.num_classes)["mean_iou"]
     if ol.net is not None:
-        from ..ir import reference
-        ref = reference.run(ol.net, imgs, layout="nhwc").classes
+        ref = np.stack([reference_map(ol.net, im, cfg.input_shape[:2]) for im in imgs])
         out["agreement"] = agreement(ref, maps, cfg.num_classes)["agree"]
         out["mismatches"] = int(np.count_nonzero(ref != maps))
     return out
