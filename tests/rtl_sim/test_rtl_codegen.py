@@ -366,5 +366,5 @@ def test_dsp2_changes_only_the_core_and_halves_its_multipliers():
     core = b["unet_core.sv"]
     assert "localparam integer KP = PIN * PK;" in core and "localparam integer PK = POUT / 2;" in core
     assert "kt[j * PIN + i] <= KW'(wk3[j * PIN + i]) * KW'($signed({1'b0, d3_sh[8*i +: 8]}));" in core
-    assert "for (j = 0; j < PK; j = j + 1)\n                for (i = 0; i < PIN; i = i + 1)\n                    kt[" in core
+    assert "for (j = 0; j < PK; j = j + 1)\n            for (i = 0; i < PIN; i = i + 1)\n                kt[" in core  # (the datapath block's body)
     assert "w_3[" not in core and "w_3[" in a["unet_core.sv"]
