@@ -19,7 +19,7 @@ def cli(*args, cwd=None):
     return r.returncode, r.stdout, r.stderr
 
 
-COMMANDS = {"train", "quantize", "inspect", "generate", "bitstream", "csim", "rtlsim", "fsicsim", "infer", "demo",
+COMMANDS = {"train", "quantize", "inspect", "generate", "bitstream", "csim", "rtlsim", "pynqsim", "fsicsim", "infer", "demo",
             "report"}
 
 
