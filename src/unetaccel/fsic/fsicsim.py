@@ -2,10 +2,9 @@
 reference; prints per image match/mismatch and cycles, then `mismatches: N`."""
 from __future__ import annotations
 
-import numpy as np
 
 from .. import ir as irmod
-from ..ir.data import load_val
+from ..ir.data import input_images
 from ..rtl_sim.rtlsim import generated_lanes, generated_mult
 from . import system
 
@@ -24,11 +23,7 @@ def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, 
     net = irmod.load(ir_path)
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
     mult = generated_mult(build_dir) or "dsp"
-    if random_images:
-        log(f"random images, seed {seed}")
-        imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
-    else:
-        imgs, _ = load_val(ir_path, net, images)
+    imgs = input_images(ir_path, net, images, random_images, seed, log)
     log(f"FSIC {level} level ({root}), lanes {lanes[0]}x{lanes[1]}, simulator {simulator}")
     if level == "subsystem":
         sub = system.Subsystem(ir_path, build_dir, lanes, log=log, root=root, simulator=simulator, mult=mult)

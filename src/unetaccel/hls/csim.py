@@ -15,7 +15,7 @@ import numpy as np
 from .. import ir as irmod
 from ..codegen.cache import digest, generator_digest, ir_digest, locked, read_stamp, stale_reason, tool_version
 from ..codegen.hls_project import DEFAULT_CLOCK_NS, DEFAULT_LANES, DEFAULT_PART, generate_hls, trace_order
-from ..ir.data import load_val
+from ..ir.data import input_images
 from ..errors import UnetaccelError
 from ..tools import ap_types_include, cxx, failed, log_file, write_log
 
@@ -164,11 +164,8 @@ def _run(ir_path, build_dir, images, modes, lanes, logits, random_images, seed, 
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != want:
             raise CsimError(f"images {images.dtype}{list(images.shape)}: expected uint8 [N, {', '.join(map(str, want))}]")
         imgs = images
-    elif random_images:
-        print(f"random images, seed {seed}")
-        imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
     else:
-        imgs, _ = load_val(ir_path, net, images)
+        imgs = input_images(ir_path, net, images, random_images, seed)
     write_data(net, project, imgs)
     reports = []
     for mode in modes:

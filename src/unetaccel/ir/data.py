@@ -43,3 +43,12 @@ def load_val(ir_path, ir: IR, n: int | None = None):
         images = images[:n]
         labels = labels[:n] if labels is not None else None
     return images, labels
+
+
+def input_images(ir_path, ir: IR, n: int, random_images: bool = False, seed: int = 0, log=print) -> np.ndarray:
+    """The images a simulation rung runs: N random uint8 images (seed logged, so a failure can be
+    rerun), else the first N of the val.npz beside the IR (load_val)."""
+    if random_images:
+        log(f"random images, seed {seed}")
+        return np.random.default_rng(seed).integers(0, 256, (n, ir.in_channels, *ir.size), dtype=np.uint8)
+    return load_val(ir_path, ir, n)[0]

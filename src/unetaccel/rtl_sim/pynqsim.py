@@ -18,7 +18,7 @@ import numpy as np
 from .. import ir as irmod
 from ..codegen.cache import locked
 from ..codegen.ip import IP_TOP, IP_TOP_FILE
-from ..ir.data import load_val
+from ..ir.data import input_images
 from .runner import RtlSimError, _failures, _run_cocotb, build, ensure_rtl, sim_log
 from .rtlsim import generated_lanes, generated_mult
 
@@ -99,11 +99,7 @@ def main(ir_path, build_dir="build", lanes=None, images=2, logits=False, random_
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
     mult = generated_mult(build_dir) or "dsp"
     log(f"lanes: {lanes[0]}x{lanes[1]}, simulator: verilator, toplevel: {TOPLEVEL}")
-    if random_images:
-        log(f"random images, seed {seed}")
-        imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
-    else:
-        imgs, _ = load_val(ir_path, net, images)
+    imgs = input_images(ir_path, net, images, random_images, seed, log)
     res = simulate(ir_path, imgs, build_dir, lanes, logits, CHECKS if checks is None else checks, log=log, mult=mult)
     total = report(res, log)
     return 1 if total else 0

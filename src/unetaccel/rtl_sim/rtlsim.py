@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 
 from .. import ir as irmod
 from ..codegen.cache import read_stamp
-from ..ir.data import load_val
+from ..ir.data import input_images
 from .runner import WAVES, check_simulator, simulate
 
 
@@ -37,11 +36,7 @@ def main(ir_path, build_dir="build", lanes=None, images=1, waves=False, logits=F
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
     mult = mult or generated_mult(build_dir) or "dsp"
     print(f"lanes: {lanes[0]}x{lanes[1]}, multipliers: {mult}, simulator: {simulator}")
-    if random_images:
-        print(f"random images, seed {seed}")
-        imgs = np.random.default_rng(seed).integers(0, 256, (images, net.in_channels, *net.size), dtype=np.uint8)
-    else:
-        imgs, _ = load_val(ir_path, net, images)
+    imgs = input_images(ir_path, net, images, random_images, seed)
     res = simulate(ir_path, imgs, build_dir, lanes, logits=logits, pause=pause, waves=waves,
                    log=lambda *a: print(*a, flush=True), simulator=simulator, mult=mult)
     total = 0
