@@ -92,7 +92,7 @@ SMOKE_TESTS := tests/ir tests/test_scores.py tests/test_layering.py tests/test_a
   tests/rtl_sim/unet_accel/test_unet_accel.py::test_testbench_fails_on_its_own_on_a_wrong_output \
   tests/rtl_sim/unet_core tests/rtl_sim/unet_regs tests/rtl_sim/unet_accel/test_icarus.py::test_whole_network_class_map_under_icarus \
   tests/fsic/test_fsic_codegen.py tests/fsic/test_fsic_own_testbench.py \
-  tests/codegen/test_pynq_project.py tests/codegen/test_bitstream_cli.py tests/pynq
+  tests/codegen/test_pynq_project.py tests/codegen/test_bitstream_cli.py tests/pynq tests/rtl_sim/unet_accel_ip
 
 smoke: $(SMOKE_STAMP) tools
 	$(SMOKE_PY) --version
