@@ -1,7 +1,6 @@
 """The IP's top, unet_accel_ip.v: Verilog-2001 (Icarus parses it as such), every interface
 attribute names a port that exists and the interfaces Vivado needs, the reset is active low
 (simulated), and an image goes through its ports exact, under Icarus (four-state)."""
-import re
 import subprocess
 
 import pytest
@@ -11,29 +10,9 @@ from unetaccel.codegen.rtl_project import generate_rtl
 from unetaccel.ir import randnet
 from unetaccel.rtl_sim.runner import run_unit
 from unetaccel.tools import iverilog
+from verilog_ports import inferred_interfaces, module_ports  # tests/verilog_ports.py
 
 SOURCES = [IP_TOP_FILE, "unet_accel.sv", "unet_regs.sv", "unet_core.sv"]
-PORT = re.compile(r"^\s*(input|output)\s+(?:wire|reg)?\s*(\[[^\]]+\])?\s*(\w+)\s*,?\s*(?://.*)?$")
-ATTR = re.compile(r'\(\*\s*(X_INTERFACE_INFO|X_INTERFACE_PARAMETER)\s*=\s*"([^"]*)"\s*\*\)')
-
-
-def ports_and_attributes(text: str, module: str):
-    """The module's ANSI port list: {name: (direction, range)}, and the X_INTERFACE attributes in
-    front of each port, [(port, attribute, value)]."""
-    start = text.index(f"module {module}")
-    head = text[start:text.index("\n);", start)]
-    ports, attrs, pending = {}, [], []
-    for line in head.splitlines():
-        pending += ATTR.findall(line)
-        m = PORT.match(line)
-        if m:
-            ports[m.group(3)] = (m.group(1), m.group(2) or "")
-            attrs += [(m.group(3), k, v) for k, v in pending]
-            pending = []
-    assert not pending, f"attributes before no port: {pending}"
-    return ports, attrs
-
-
 @pytest.fixture(scope="module")
 def ip_rtl(tmp_path_factory):
     net = randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=77)
@@ -43,14 +22,10 @@ def ip_rtl(tmp_path_factory):
 
 
 def test_interface_attributes_name_real_ports(ip_rtl):
-    text = (ip_rtl / IP_TOP_FILE).read_text()
-    ports, attrs = ports_and_attributes(text, "unet_accel_ip")
-    infos = {}  # interface name -> {logical: port}
-    for port, kind, value in attrs:
-        if kind == "X_INTERFACE_INFO":
-            vlnv, iface, logical = value.split()
-            infos.setdefault(iface, {})[logical] = port
-            assert port in ports
+    ports = module_ports((ip_rtl / IP_TOP_FILE).read_text(), "unet_accel_ip")
+    ifs = inferred_interfaces(ports)
+    infos = {name: bi["ports"] for name, bi in ifs.items()}  # interface -> {logical: port}
+    assert all(p in ports for logical in infos.values() for p in logical.values())
     assert set(infos) == {"ap_clk", "ap_rst_n", "s_axi_control", "s_axis", "m_axis", "interrupt"}, infos
     # every port belongs to an interface; an interface's ports share its name as their prefix
     assert sorted(p for i in infos.values() for p in i.values()) == sorted(ports)
@@ -62,25 +37,26 @@ def test_interface_attributes_name_real_ports(ip_rtl):
                                            "RRESP", "RVALID", "RREADY"}
     for s in ("s_axis", "m_axis"):
         assert set(infos[s]) == {"TDATA", "TKEEP", "TVALID", "TREADY", "TLAST"}
-    params = {port: value for port, kind, value in attrs if kind == "X_INTERFACE_PARAMETER"}
+    params = {p.name: p.param for p in ports.values() if p.param}
     assert params["ap_rst_n"] == "POLARITY ACTIVE_LOW"
     assert params["interrupt"] == "SENSITIVITY LEVEL_HIGH"
-    clk = dict(kv.strip().split(" ", 1) for kv in params["ap_clk"].split(","))
+    clk = ifs["ap_clk"]["params"]
     assert set(clk["ASSOCIATED_BUSIF"].split(":")) == {"s_axi_control", "s_axis", "m_axis"}
     assert clk["ASSOCIATED_RESET"] == "ap_rst_n" and clk["FREQ_HZ"] == "100000000"
     for value in params.values():
         if value.startswith("XIL_INTERFACENAME"):
             assert value.split(",")[0].split()[1] in infos
-    assert ports["ap_rst_n"][0] == "input" and ports["interrupt"][0] == "output"
+    assert ports["ap_rst_n"].dir == "I" and ports["interrupt"].dir == "O"
 
 
 def test_ip_top_is_verilog_2001(ip_rtl, tmp_path):
     """iverilog -g2001 compiles the IP top against a stub of unet_accel with its ports (the SV
     inside is not Vivado's business at the module-reference boundary)."""
-    inner, _ = ports_and_attributes((ip_rtl / "unet_accel.sv").read_text(), "unet_accel")
+    inner = module_ports((ip_rtl / "unet_accel.sv").read_text(), "unet_accel")
     stub = ["module unet_accel #(parameter integer SLVERR = 0) ("]
-    stub += [",\n".join(f"    {d} wire {r} {n}" for n, (d, r) in inner.items()), ");"]
-    stub += [f"    assign {n} = 0;" for n, (d, _) in inner.items() if d == "output"] + ["endmodule"]
+    stub += [",\n".join(f"    {'input' if p.dir == 'I' else 'output'} wire [{p.width - 1}:0] {p.name}"
+                         for p in inner.values()), ");"]
+    stub += [f"    assign {p.name} = 0;" for p in inner.values() if p.dir == "O"] + ["endmodule"]
     (tmp_path / "stub.v").write_text("\n".join(stub) + "\n")
     r = subprocess.run([iverilog(), "-g2001", "-o", str(tmp_path / "a.vvp"), "-s", "unet_accel_ip",
                         str(ip_rtl / IP_TOP_FILE), str(tmp_path / "stub.v")], capture_output=True, text=True)
