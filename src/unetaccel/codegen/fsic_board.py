@@ -106,6 +106,9 @@ def nets() -> list[tuple[str, list[str]]]:
     out = [(CLOCK_PIN, clocks), (RESET_PIN, resets), (f"{TUSER}/dout", [f"{PS_AXIL}/updma_si_tuser"])]
     out += [(pin, [f"{CONCAT}/In{i}"]) for i, (_, pin) in enumerate(INTERRUPTS)]
     out += [(f"{CONCAT}/dout", [f"{INTC}/intr"]), (f"{INTC}/irq", [f"{PS7}/IRQ_F2P"])]
+    # the pads Caravel drives, to the ARM through caravel_ps_0 (FSIC's design connects only their
+    # enables): the driver waits for the firmware's mprj_io[37] there before it starts the link
+    out += [("caravel_0/mprj_o", ["caravel_ps_0/mprj_out"])]
     return out
 
 
