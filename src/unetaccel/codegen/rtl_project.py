@@ -14,6 +14,7 @@ of two output lanes that share an activation (PIN x POUT / 2; check_mult says wh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -332,6 +333,18 @@ def weight_files(words: int) -> list[str]:
     return [f"weights_{b}.mem" for b in range(len(weight_banks(words)))]
 
 
+def mem_files(ir: IR, lanes=(8, 8)) -> list[str]:
+    """The .mem files unet_core $readmemh's for this IR: the weight banks', then PARAM_FILES."""
+    return [*weight_files(memories(ir, lanes)["wmem"][1]), *PARAM_FILES]
+
+
+def mem_macro(name: str) -> str:
+    """The Verilog macro that, with UNET_MEM_PATHS defined, gives a .mem file's path to unet_core
+    (layers.mem: UNET_MEM_LAYERS; weights_0.mem: UNET_MEM_WEIGHTS_0); without it the file is read
+    by its bare name."""
+    return "UNET_MEM_" + re.sub(r"[^A-Za-z0-9]", "_", name.removesuffix(".mem")).upper()
+
+
 def _mem(words: np.ndarray, bits: int) -> str:
     """A .mem file: one hex word a line, lane 0 in the least significant bits (see _pack).
     An empty memory gets one zero word."""
@@ -531,6 +544,7 @@ def emit_rtl(ir: IR, lanes=(8, 8), ir_file: str = "model.json", mult: str = "dsp
         "design_sources": DESIGN_SOURCES, "sim_sources": SIM_SOURCES,
         "slverr": bus_errors == "slverr", "clock_hz": ip.CLOCK_HZ, "status_mask": regmap.write_mask("STATUS"),
         "mem_files": [*weight_files(len(weights)), *PARAM_FILES],
+        "mem_macro": {f: mem_macro(f) for f in [*weight_files(len(weights)), *PARAM_FILES]},
     }
     ctx["regmap_h"] = regmap.c_header(ctx["banner"])
     files = {name: render(f"rtl_project/{name}.j2", ctx) for name in TEMPLATES}
