@@ -31,9 +31,13 @@ class Job:
         data = np.load(job["data"])
         ol = FsicOverlay(job["bit"], ir=job["ir"], clock=board.now, timeout=job.get("timeout"))
         t = board.now()
-        n = ol.load_firmware(job["hex"])
-        self.step("firmware", True, f"{n} bytes into the flash through the pass-through in {board.now() - t:.4f} s "
-                  f"simulated ({board.qspi.bytes_sent} SPI bytes)")
+        if job.get("preload"):
+            ol.reset.write(0x10, 1)  # the flash holds the firmware already: Caravel out of reset
+            self.step("firmware", True, "preloaded in the flash; Caravel out of reset")
+        else:
+            n = ol.load_firmware(job["hex"])
+            self.step("firmware", True, f"{n} bytes into the flash through the pass-through in "
+                      f"{board.now() - t:.4f} s simulated ({board.qspi.bytes_sent} SPI bytes)")
         t = board.now()
         ol.link_up()
         self.step("link", True, f"HELLO answered UP {board.now() - t:.4f} s after the firmware's start")

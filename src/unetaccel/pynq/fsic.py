@@ -9,9 +9,10 @@ What FSIC's notebook (caravel_fpga_fsic.ipynb) does by hand, as methods: `load_f
 the firmware (BUILD/fsic/firmware/board.c, built as a Verilog hex by objcopy) into the emulated
 SPI flash through axi_quad_spi_0 and Caravel's housekeeping pass-through (command 0xC4, then a
 page-program 0x02 from address 0); ending the pass-through restarts the management core on the new
-firmware. `link_up` waits for the firmware's mprj_io[37] (read through caravel_ps_0), turns ps_axil's
-io_serdes on (receive, then transmit: PL_IS = 1, 3) and says HELLO through FSIC's mailbox; the
-firmware answers UP. Each inference is a mailbox command: the firmware starts the run and answers
+firmware. `link_up` waits for the firmware's mprj_io[37] (read through caravel_ps_0: the firmware
+has turned Caravel's io_serdes on), turns ps_axil's io_serdes on (receive, then transmit: PL_IS = 1,
+3, 10 us apart as FSIC's board testbench) and says HELLO through FSIC's mailbox; the firmware
+answers UP. Each inference is a mailbox command: the firmware starts the run and answers
 READY, the AXI DMA streams the image into ps_axil's user-DMA port (through io_serdes into
 USER_PRJ0) and takes the class map (or the logits) back, the firmware reports status, error code
 and cycles, then DONE. Every wait has a timeout (AcceleratorTimeout).
@@ -139,8 +140,10 @@ class FsicOverlay:
     def link_up(self) -> None:
         """Wait for the firmware (mprj_io[37]), turn ps_axil's io_serdes on, HELLO / UP through the mailbox."""
         self._until(lambda: self.pads.read(0x20) >> 5 & 1, "the firmware to raise mprj_io[37] (is it running?)")
-        self.fsic.write(PL_IS, 1)
+        self.fsic.write(PL_IS, 1)  # receive
+        self._pause(10e-6)  # as FSIC's board testbench: 10 us, then transmit, 10 us
         self.fsic.write(PL_IS, 3)
+        self._pause(10e-6)
         self.seq += 1
         self.fsic.write(PL_AA_MB + MB_CMD, self.seq << 8 | OP_HELLO)
         self._until(lambda: self.fsic.read(PL_AA_MB + MB_STATE) >> 12 in (BOARD_UP >> 12, BOARD_FAIL >> 12),
@@ -152,6 +155,13 @@ class FsicOverlay:
                                   f"({DRIVER_CODES.get(code, code)}): is config_ctrl's user_prj_sel 0?")
 
     # --- runs -------------------------------------------------------------------------------------
+    def _pause(self, seconds: float) -> None:
+        """At least `seconds` by the clock, reading a register meanwhile (on the simulated board
+        time passes only with the driver's accesses)."""
+        t0 = self.clock()
+        while self.clock() - t0 < seconds:
+            self.pads.read(0x20)
+
     def _until(self, cond, what: str) -> None:
         t0 = self.clock()
         while not cond():
