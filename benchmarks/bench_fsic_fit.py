@@ -18,7 +18,7 @@ board script marks (user_defines.v, defines.v, fsic_defines.v: USER_PROJECT_SIDE
 first, as Vivado gets them. USER_PRJ0, caravel (less USER_PRJ0), ps_axil and the three small IPs
 keep their hierarchy (keep_hierarchy), so each is counted apart; the rest is flattened into them.
 
-Counts, as Vivado's utilisation report counts them: LUT = LUT1..LUT6 + LUTs used as memory
+Counts, as Vivado's utilisation report counts them: LUT = LUT1..LUT6 + INV (a LUT1) + LUTs used as memory
 (RAM32M/RAM64M 4 each, RAM32X1D/RAM64X1D/RAM128X1S 2, RAM128X1D/RAM256X1S 4, RAM32X1S/RAM64X1S 1)
 + shift registers (SRL16E, SRLC32E: 1 each); FF = FDRE/FDSE/FDCE/FDPE + latches (LDCE/LDPE);
 RAMB36 = RAMB36E1 + RAMB18E1 / 2. The block design's Xilinx IPs without sources here (PS7,
@@ -78,26 +78,34 @@ LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1
                "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM32X1S_1": 1, "RAM64X1S_1": 1}
 SRL_LUTS = {"SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
 LOGIC_LUT = re.compile(r"^LUT[1-6](_2)?$")
+INV = "INV"  # Yosys' inverter cell, a LUT1 in Vivado's library (its opt_design may fold some away)
 FF = re.compile(r"^(FD[RSCP]E(_1)?|LD[CP]E)$")
 #: The parts of the table: the kept modules (stat's module names contain these).
 PARTS = (("ours (USER_PRJ0)", "USER_PRJ0"), ("Caravel without ours", "caravel"), ("ps_axil", "ps_axil"),
          ("caravel_ps, output_pin, spiflash (HLS / module IPs)", ("caravel_ps", "output_pin", "spiflash")))
-#: The block design's cells without sources here (and the AXI DMA of our data path), with the
-#: figures we could find; None: no figure. Documentation figures, no Vivado run confirmed them.
+#: The block design's cells without sources here (and the AXI DMA of our data path): (cell, IP,
+#: what we know, figures). The only figure is blk_mem_gen_0's, from FSIC's own hardware handoff
+#: (Vivado's estimate for its configuration); the product guides found give no fixed table for the
+#: others (their resource figures are on AMD's web pages per configuration), so none is invented:
+#: unetaccel.codegen.fsic_fit keeps a margin (FSIC_MARGIN) for them instead.
 NOT_SYNTHESISED = (
-    ("processing_system7_0", "processing_system7 5.5", "the ARM hard block: no programmable logic", {}),
-    ("clk_wiz_0", "clk_wiz 6.0", "one MMCME2 + BUFGs, no LUT/FF/BRAM/DSP of the budget (PG065)", {}),
-    ("blk_mem_gen_0", "blk_mem_gen 8.4", "32 x 2048 true dual port: C_COUNT_36K_BRAM = 2 in FSIC's own "
-     "hardware handoff (vivado/jupyter_notebook/caravel_fpga.hwh)", {"RAMB36": 2}),
-    ("axi_quad_spi_0", "axi_quad_spi 3.2", "standard mode, FIFO 16: about 400 LUT / 500 FF (PG153's resource "
-     "tables for 7-series, not checked here)", None),
-    ("ps7_0_axi_periph", "axi_interconnect 2.1 (1 SI, 6 MI)", "AXI4-Lite crossbar, shared-access mode: a few "
-     "hundred LUTs (PG059 gives no fixed table)", None),
-    ("axi_mem_intercon", "axi_interconnect 2.1 (1 SI, 1 MI)", "a pass-through (possibly a width/protocol "
-     "converter); small", None),
-    ("rst_ps7_0_10M", "proc_sys_reset 5.0", "about 20 LUT / 40 FF (PG164)", None),
-    ("axi_dma (ours)", "axi_dma 7.1, simple mode, MM2S + S2MM", "PG021's 7-series table: about 1,700 LUT / "
-     "2,600 FF / 2-4 RAMB36 (data width 32, depends on the buffer options)", None),
+    ("processing_system7_0", "processing_system7 5.5", "the Zynq's hard processor system: no programmable "
+     "logic", {}),
+    ("clk_wiz_0", "clk_wiz 6.0", "an MMCME2 and its BUFGs (PG065): clocking resources, none of the LUT / FF / "
+     "DSP / RAMB36 counted here", {}),
+    ("blk_mem_gen_0", "blk_mem_gen 8.4", "the firmware flash's memory, 32 x 2048 true dual port: "
+     "C_COUNT_36K_BRAM = 2 in FSIC's hardware handoff (vivado/jupyter_notebook/caravel_fpga.hwh)", {"RAMB36": 2}),
+    ("axi_quad_spi_0", "axi_quad_spi 3.2", "standard SPI, FIFO depth 16 (caravel_fpga.hwh): LUTs and FFs, its "
+     "FIFOs in LUT RAM; no figure found (PG153)", None),
+    ("ps7_0_axi_periph", "axi_interconnect 2.1, 1 SI x 6 MI", "AXI4-Lite crossbar: LUTs and FFs; PG059 gives "
+     "a per-configuration formula, not evaluated here", None),
+    ("axi_mem_intercon", "axi_interconnect 2.1, 1 SI x 1 MI", "ladma_mm to HP0: LUTs and FFs of its "
+     "converters, if any; no figure", None),
+    ("rst_ps7_0_10M", "proc_sys_reset 5.0", "a few LUTs and FFs (PG164); no figure", None),
+    ("axi_intc (if ours adds one)", "axi_intc 4.1", "the standalone PYNQ design has one; LUTs and FFs; no "
+     "figure", None),
+    ("axi_dma (ours)", "axi_dma 7.1, simple mode, MM2S + S2MM", "our data path's DMA (BUILD/pynq); LUTs, FFs "
+     "and possibly block RAM for its data FIFOs; no figure found (PG021 points to AMD's web tables)", None),
 )
 
 
@@ -353,9 +361,11 @@ def stat_modules(text: str) -> dict[str, dict[str, int]]:
 def resources(cells: dict[str, int]) -> dict[str, float]:
     """LUT (logic + memory + shift register, Vivado's count), FF, DSP48E1, RAMB36 (RAMB18 = 0.5)."""
     logic = sum(v for c, v in cells.items() if LOGIC_LUT.match(c))
+    inv = cells.get(INV, 0)
     lutram = sum(v * LUTRAM_LUTS[c] for c, v in cells.items() if c in LUTRAM_LUTS)
     srl = sum(v * SRL_LUTS[c] for c, v in cells.items() if c in SRL_LUTS)
-    return {"LUT": logic + lutram + srl, "LUT_logic": logic, "LUT_memory": lutram, "LUT_srl": srl,
+    return {"LUT": logic + inv + lutram + srl, "LUT_logic": logic, "LUT_inv": inv, "LUT_memory": lutram,
+            "LUT_srl": srl,
             "FF": sum(v for c, v in cells.items() if FF.match(c)), "DSP48E1": cells.get("DSP48E1", 0),
             "RAMB36": cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2,
             "RAMB36E1": cells.get("RAMB36E1", 0), "RAMB18E1": cells.get("RAMB18E1", 0)}
@@ -384,16 +394,28 @@ def parts(mods: dict[str, dict[str, int]]) -> dict[str, dict]:
     return rows
 
 
-def synthesize(prep: dict, rtl: Path) -> dict:
+def synthesize(prep: dict, rtl: Path, reuse: bool = False) -> dict:
+    """Yosys synth_xilinx and the counts; with `reuse`, the counts of the last run's stat in BUILD/fit
+    (and its time, yosys_seconds.txt) when there is one."""
     fit = prep["fit"]
     script = synth_script(prep["src"], rtl, fit)
-    (fit / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
-    seconds = run_yosys(script, rtl, fit / "yosys.log", f"yosys synth_xilinx (script {fit / 'synth.ys'}, run in {rtl})")
+    done = fit / "yosys_seconds.txt"
+    if reuse and done.is_file() and (fit / "yosys_stat.txt").is_file() and (fit / "synth.ys").read_text() == \
+            script.replace("; ", "\n") + "\n":
+        seconds, reused = float(done.read_text()), True
+    else:
+        reused = False
+        (fit / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
+        done.unlink(missing_ok=True)
+        seconds = run_yosys(script, rtl, fit / "yosys.log",
+                            f"yosys synth_xilinx (script {fit / 'synth.ys'}, run in {rtl})")
+        done.write_text(f"{seconds:.1f}\n")
     mods = stat_modules((fit / "yosys_stat.txt").read_text())
     rows = parts(mods)
-    total = {k: sum(r[k] for r in rows.values()) for k in ("LUT", "LUT_logic", "LUT_memory", "LUT_srl", "FF",
+    total = {k: sum(r[k] for r in rows.values()) for k in ("LUT", "LUT_logic", "LUT_inv", "LUT_memory", "LUT_srl", "FF",
                                                              "DSP48E1", "RAMB36", "RAMB36E1", "RAMB18E1")}
-    return {"rows": rows, "total": total, "seconds": seconds}
+    documented = {k: total[k] + sum((f or {}).get(k, 0) for *_, f in NOT_SYNTHESISED) for k in BUDGET}
+    return {"rows": rows, "total": total, "with_documented": documented, "seconds": seconds, "reused": reused}
 
 
 def fmt(v) -> str:
@@ -406,7 +428,13 @@ def table(res: dict, spec: str) -> str:
     for label, r in res["rows"].items():
         lines.append(f"| {label} | " + " | ".join(fmt(r[k]) for k in keys) + " |")
     t = res["total"]
-    lines.append("| **total synthesised** | " + " | ".join(f"**{fmt(t[k])}**" for k in keys) + " |")
+    lines.append("| total synthesised | " + " | ".join(fmt(t[k]) for k in keys) + " |")
+    for cell, _, _, fig in NOT_SYNTHESISED:
+        if fig:
+            lines.append(f"| {cell} (not synthesised: FSIC's hardware handoff) | " +
+                         " | ".join(fmt(fig.get(k, 0)) for k in keys) + " |")
+    t = res["with_documented"]
+    lines.append("| **total** | " + " | ".join(f"**{fmt(t[k])}**" for k in keys) + " |")
     lines.append(f"| xc7z020 ({PART}) | " + " | ".join(f"{BUDGET[k]:,}" for k in keys) + " |")
     lines.append("| left | " + " | ".join(fmt(BUDGET[k] - t[k]) for k in keys) + " |")
     lines.append("| used | " + " | ".join(f"{100 * t[k] / BUDGET[k]:.0f}%" for k in keys) + " |")
@@ -422,6 +450,8 @@ def main(argv=None):
     ap.add_argument("--mult", default="dsp", help="the RTL's multiplier style (dsp or dsp2)")
     ap.add_argument("--build", default=None, help="build folder (default: a temporary one)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "fsic_fit.json"))
+    ap.add_argument("--reuse", action="store_true", help="count the last synthesis in --build again when its "
+                                                          "script is the same (no Yosys run)")
     a = ap.parse_args(argv)
     root = system.fsic_root()
     shapes = []
@@ -449,17 +479,19 @@ def main(argv=None):
               f"replaced by ours, HLS IPs {', '.join(src['hls_ips'])}), top {prep['fit'] / (TOP + '.v')} "
               f"({prep['wrapper']['top_ports']} ports); yosys synth_xilinx (log {prep['fit'] / 'yosys.log'}) ...",
               flush=True)
-        res = synthesize(prep, build / "rtl")
-        print(f"[{i}/{n}] {spec}: synthesised in {res['seconds']:.0f} s", flush=True)
+        res = synthesize(prep, build / "rtl", reuse=a.reuse)
+        print(f"[{i}/{n}] {spec}: synthesised in {res['seconds']:.0f} s"
+              + (" (the last run's time: its counts again, --reuse)" if res["reused"] else ""), flush=True)
         res.update({"lanes": f"{lanes[0]}x{lanes[1]}", "mult": mult, "build": str(build),
-                    "fits": all(res["total"][k] <= BUDGET[k] for k in BUDGET)})
+                    "fits": all(res["with_documented"][k] <= BUDGET[k] for k in BUDGET)})
         results.append(res)
     for r in results:
         spec = f"{r['lanes']} --mult {r['mult']}"
         print(f"\n{table(r, spec)}\n\n{spec}: {'fits' if r['fits'] else 'does NOT fit'} the xc7z020 "
-              f"(synthesised parts only); Yosys {r['seconds']:.0f} s")
+              f"(the parts above; not the IPs listed below); Yosys {r['seconds']:.0f} s")
         t = r["total"]
-        print(f"LUT {fmt(t['LUT'])} = {fmt(t['LUT_logic'])} LUT1..6 + {fmt(t['LUT_memory'])} as memory + "
+        print(f"LUT {fmt(t['LUT'])} = {fmt(t['LUT_logic'])} LUT1..6 + {fmt(t['LUT_inv'])} INV (LUT1) + "
+              f"{fmt(t['LUT_memory'])} as memory + "
               f"{fmt(t['LUT_srl'])} as shift registers; RAMB36 {fmt(t['RAMB36'])} = {t['RAMB36E1']} RAMB36E1 + "
               f"{t['RAMB18E1']} RAMB18E1 / 2")
     print("\nnot synthesised (no sources in the checkout, or ours to add; figures from documentation, no Vivado "
