@@ -101,7 +101,7 @@ NOT_SYNTHESISED = (
      "a per-configuration formula, not evaluated here", None),
     ("axi_mem_intercon", "axi_interconnect 2.1, 1 SI x 1 MI", "ladma_mm to HP0: LUTs and FFs of its "
      "converters, if any; no figure", None),
-    ("rst_ps7_0_10M", "proc_sys_reset 5.0", "a few LUTs and FFs (PG164); no figure", None),
+    ("rst_ps7_0_10M", "proc_sys_reset 5.0", "reset synchronisers: LUTs and FFs; no figure (PG164)", None),
     ("axi_intc (if ours adds one)", "axi_intc 4.1", "the standalone PYNQ design has one; LUTs and FFs; no "
      "figure", None),
     ("axi_dma (ours)", "axi_dma 7.1, simple mode, MM2S + S2MM", "our data path's DMA (BUILD/pynq); LUTs, FFs "
@@ -494,8 +494,9 @@ def main(argv=None):
               f"{fmt(t['LUT_memory'])} as memory + "
               f"{fmt(t['LUT_srl'])} as shift registers; RAMB36 {fmt(t['RAMB36'])} = {t['RAMB36E1']} RAMB36E1 + "
               f"{t['RAMB18E1']} RAMB18E1 / 2")
-    print("\nnot synthesised (no sources in the checkout, or ours to add; figures from documentation, no Vivado "
-          "run confirmed them):")
+    print("\nnot synthesised (no sources in the checkout, or ours to add): the only figure is blk_mem_gen_0's, "
+          "from FSIC's hardware handoff; the others' product guides give none for these configurations; no "
+          "Vivado run confirmed any of this (unetaccel.codegen.fsic_fit keeps a margin for them):")
     for cell, ip, note, _ in NOT_SYNTHESISED:
         print(f"- {cell} ({ip}): {note}")
     out = Path(a.out)

@@ -21,14 +21,15 @@ PART = {**PART_RESOURCES[FSIC_PART], "FF": 106400}
 
 #: What FSIC's board design takes of the xc7z020 without user project 0, as Yosys 0.70
 #: `synth_xilinx -family xc7` counts it (LUT = LUT1..6 + INV + LUTs as memory and shift registers;
-#: FF with latches; RAMB18 = 0.5 RAMB36): Caravel less USER_PRJ0 (6,427 LUT, 7,043 FF, 3.5 RAMB36),
-#: ps_axil (5,774 LUT, 9,881 FF, 1 RAMB36), caravel_ps + output_pin + spiflash (311 LUT, 266 FF), and
+#: FF with latches; RAMB18 = 0.5 RAMB36): Caravel less USER_PRJ0 (6,431 LUT, 7,043 FF, 3.5 RAMB36),
+#: ps_axil (5,868 LUT, 9,881 FF, 1 RAMB36), caravel_ps + output_pin + spiflash (311 LUT, 266 FF), and
 #: blk_mem_gen_0's 2 RAMB36 (FSIC's hardware handoff: C_COUNT_36K_BRAM). Measured with
-#:     FSIC_FPGA_ROOT=... .venv/bin/python benchmarks/bench_fsic_fit.py --lanes 8x8
-#: (FSIC's part does not depend on ours; the Yosys run took 909 s). The Xilinx IPs without sources
-#: (AXI Quad SPI, the AXI interconnects, proc_sys_reset; PS7 and clk_wiz take none of these) and
-#: the AXI DMA our data path adds are not in it: FSIC_MARGIN stands for them.
-FSIC_USE = {"LUT": 12512, "FF": 17190, "DSP48E1": 0, "RAMB36": 6.5}
+#:     FSIC_FPGA_ROOT=... .venv/bin/python benchmarks/bench_fsic_fit.py --lanes 8x8,16x16:dsp2
+#: (FSIC's part does not depend on ours, but ABC maps it a little differently beside each: these
+#: LUTs are the 16x16 run's, 98 more than the 8x8 run's; the Yosys runs took 909 and 806 s). The
+#: Xilinx IPs without sources (AXI Quad SPI, the AXI interconnects, proc_sys_reset; PS7 and clk_wiz
+#: take none of these) and the AXI DMA our data path adds are not in it: FSIC_MARGIN stands for them.
+FSIC_USE = {"LUT": 12610, "FF": 17190, "DSP48E1": 0, "RAMB36": 6.5}
 #: Kept free for what is not synthesised: an assumed margin, no measured or documented figure (the
 #: product guides give none for these configurations); 4 RAMB36 in case the AXI DMA's data FIFOs
 #: take block RAM.
