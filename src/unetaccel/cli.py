@@ -374,6 +374,8 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
     def body():
         from . import ir as irmod
         from .codegen import generate as gen
+        from .codegen.fsic_fit import fsic_fit
+        from .codegen.fsic_fit import message as fsic_message
         from .codegen.hls_model import part_fit
         net = irmod.load(ir)
         if not clock_ns > 0:
@@ -388,6 +390,9 @@ def generate(ir: Path = typer.Option(..., help="RUN/model.json"),
         if over:
             typer.echo(f"warning: at {lanes} lanes the estimate needs {', '.join(over)} ({part}): this lane "
                        "shape does not fit the part; choose fewer lanes or a larger part", err=True)
+        fsic = fsic_message(fsic_fit(net, ln, parse_mult(mult)))
+        if fsic:
+            typer.echo(f"warning: {fsic}", err=True)
     _run(body)
 
 

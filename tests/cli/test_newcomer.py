@@ -2,6 +2,7 @@
 (exit 2, one line, before any work), options that do what their help says, torch threads, -v,
 and `make demo ARGS=...`."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,14 +103,18 @@ def test_part_reaches_every_script(tiny_ir, tmp_path):
 
 
 def test_a_lane_shape_beyond_the_part_is_warned_of(tiny_ir, tmp_path):
-    """32x32 lanes need 1,024+ multipliers: more than the xc7z020's 220 DSP48E1 (a warning, exit 0);
-    8x8 fits and says nothing; the report states the same verdict."""
+    """32x32 lanes need 1,024+ multipliers: more than the xc7z020's 220 DSP48E1 (a warning, exit 0), and
+    more than FSIC's board leaves (a second one); 8x8 fits and says nothing; the report states the same
+    verdict."""
     from unetaccel.codegen.hls_model import part_fit
     r = _invoke("generate", "--ir", tiny_ir, "--lanes", "32x32", "--out", tmp_path / "b32")
     assert r.exit_code == 0, r.output
     warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
-    assert len(warn) == 1 and "at 32x32 lanes" in warn[0] and "DSP48E1 of the part's 220" in warn[0], r.stderr
+    assert len(warn) == 2 and "at 32x32 lanes" in warn[0] and "DSP48E1 of the part's 220" in warn[0], r.stderr
     assert "does not fit the part" in warn[0]
+    # and beside FSIC's own logic on its board (codegen.fsic_fit): the budget left and a shape that fits
+    assert warn[1].startswith("warning: at 32x32 lanes (--mult dsp) the accelerator needs ") and \
+        "for user project 0 on FSIC's board" in warn[1] and re.search(r"--lanes \d+x\d+ --mult dsp2? fits$", warn[1])
     r = _invoke("generate", "--ir", tiny_ir, "--lanes", "8x8", "--out", tmp_path / "b8")
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
     net = irmod.load(tiny_ir)
