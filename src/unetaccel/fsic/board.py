@@ -21,9 +21,7 @@ pynq.lib.dma), so unetaccel.pynq.fsic runs unchanged in a thread started by coco
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 from collections import deque
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import cocotb
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout
 
-from ..rtl_sim.pynq_board import BoardError, Hwh, Memory, SimDma, _make_pynq
+from ..rtl_sim.pynq_board import BoardError, Hwh, Memory, PsSide, SimDma
 
 CLOCK_HZ = 5_000_000  # clk_wiz_0/clk_out1 in FSIC's board design
 SCK_RATIO = 8  # axi_quad_spi_0's C_SCK_RATIO in FSIC's board design
@@ -185,7 +183,7 @@ class SimQspi:
                 self.dut.qspi_ss.value = 1
 
 
-class SimFsicBoard:
+class SimFsicBoard(PsSide):
     """The PS7 side of FSIC's board design around tb_board (see the module's docstring)."""
 
     def __init__(self, dut, hwh):
@@ -216,13 +214,7 @@ class SimFsicBoard:
         self.slaves = {n: self.ip_dict_[n] for n in (PS_AXIL, DMA, QSPI, OUTPIN, CARAVEL_PS)}
         self._module = None
 
-    # --- time and reset (as pynq_board.SimBoard) -------------------------------------------------
-    def cycle(self) -> int:
-        return int(get_sim_time("ns") / self.period_ns)
-
-    def now(self) -> float:
-        return self._now
-
+    # --- time and reset -------------------------------------------------------------------------
     async def power_on(self) -> None:
         for n in ("awvalid", "wvalid", "arvalid", "bready", "rready"):
             getattr(self.dut, f"s_axi_{n}").value = 0
@@ -242,27 +234,7 @@ class SimFsicBoard:
         await ClockCycles(self.clk, 4)
         self._now = get_sim_time("ns") * 1e-9
 
-    async def cycles(self, n: int) -> None:
-        if n > 1:
-            await Timer((n - 0.5) * self.period_ns - self.period_ns, "ns", round_mode="round")
-        await RisingEdge(self.clk)
-
-    async def wait_cycles(self, n: int) -> None:
-        await self.cycles(n)
-        self._now = get_sim_time("ns") * 1e-9
-
-    @property
-    def stale_reads(self) -> list[dict]:
-        return self.memory.stale_reads
-
     # --- the bus ---------------------------------------------------------------------------------
-    def _slave(self, addr: int) -> tuple[str, int]:
-        for name, d in self.slaves.items():
-            if d["phys_addr"] <= addr < d["phys_addr"] + d["addr_range"]:
-                return name, addr - d["phys_addr"]
-        raise BoardError(f"a register access at {addr:#010x}: nothing in the simulated block design answers there "
-                         "(on the board: a bus error or a hang)")
-
     async def _axil(self, coro, what: str):
         try:
             return await with_timeout(coro, BUS_TIMEOUT_CYCLES * self.period_ns, "ns")
@@ -319,27 +291,6 @@ class SimFsicBoard:
             self.outpin = v & 1
             self.dut.caravel_resetb.value = v & 1
             self.events.append(("caravel resetb", v & 1, self.cycle()))
-
-    # --- the stand-in pynq -----------------------------------------------------------------------
-    def module(self):
-        if self._module is None:
-            self._module = _make_pynq(self)
-        return self._module
-
-    @contextlib.contextmanager
-    def installed(self):
-        mod = self.module()
-        names = {"pynq": mod, "pynq.lib": mod.lib, "pynq.lib.dma": mod.lib.dma}
-        saved = {k: sys.modules.get(k) for k in names}
-        sys.modules.update(names)
-        try:
-            yield mod
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    sys.modules.pop(k, None)
-                else:
-                    sys.modules[k] = v
 
 
 # ------------------------------------------------------------------------------------------------
