@@ -19,6 +19,7 @@ and cycles, then DONE. Every wait has a timeout (AcceleratorTimeout).
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ PASS_THROUGH, PAGE_PROGRAM = 0xC4, 0x02
 #: FSIC's flash model counts the bytes of one transfer in 13 bits: command and address (4) + data
 FLASH_MAX_BYTES = (1 << 13) - 1 - 4
 CLOCK_HZ = 5_000_000  # Caravel's and ps_axil's clock in FSIC's board design
+BOARD_JSON = "fsic_board.json"  # beside the bitstream (BUILD/fsic/vivado)
 INSTANCES = {"fsic": "ps_axil_0", "dma": "axi_dma_0", "qspi": "axi_quad_spi_0", "reset": "output_pin_0",
              "pads": "caravel_ps_0"}
 
@@ -73,9 +75,11 @@ def read_hex(path) -> bytes:
 class FsicOverlay:
     """FSIC's board design with unetaccel as user project 0 (see the module's docstring).
 
-    bitfile: the bitstream (its .hwh beside it, as PYNQ needs). ir: the IR (a path or a loaded IR):
-    the image and output sizes, and the default timeout. timeout: seconds one wait may take.
-    clock: the time source of the timeouts (time.monotonic; the simulated board passes its own)."""
+    bitfile: the bitstream (its .hwh beside it, as PYNQ needs; fsic_board.json beside it, when
+    there, gives the lanes and the clock for the default timeout). ir: the IR (a path or a loaded
+    IR): the image and output sizes. timeout: seconds one wait may take (default: 50 frames at
+    the board's clock, at least 1 s). clock: the time source of the timeouts (time.monotonic; the
+    simulated board passes its own)."""
 
     def __init__(self, bitfile, ir, timeout: float | None = None, clock=time.monotonic, download: bool = True):
         import pynq
@@ -99,7 +103,14 @@ class FsicOverlay:
         self.num_classes = self.net.num_classes
         self.in_bytes, self.class_bytes, self.logit_bytes = h * w * c, h * w, h * w * self.num_classes
         from ..ir.ops import ideal_cycles
-        frame = sum(ideal_cycles(self.net, lay, (8, 8)) for lay in self.net.layers) / CLOCK_HZ
+        desc = Path(bitfile).with_name(BOARD_JSON)
+        try:
+            cfg = json.loads(desc.read_text()) if desc.is_file() else {}
+        except ValueError as e:
+            raise DeploymentError(f"{desc}: not JSON ({e})") from None
+        lanes = tuple(cfg.get("lanes", (8, 8)))
+        hz = float(cfg.get("clock_hz", CLOCK_HZ))
+        frame = sum(ideal_cycles(self.net, lay, lanes) for lay in self.net.layers) / hz
         self.timeout = float(timeout) if timeout is not None else max(50 * frame, 1.0)
         self.ibuf = pynq.allocate(shape=(-(-self.in_bytes // 4) * 4,), dtype=np.uint8)
         self.obuf = pynq.allocate(shape=(-(-max(self.class_bytes, self.logit_bytes) // 4) * 4,), dtype=np.uint8)
