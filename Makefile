@@ -73,8 +73,9 @@ test: $(STAMP) tools
 # case), layering and the torch-free API tests (pure Python); the C/HLS kernels and csim of random networks
 # (g++); the RTL of a random network under Verilator (the accelerator back to back, the AXI protocol cases,
 # the stream grid, the engine and the register block alone) and under Icarus (the engine; the whole network's
-# class map); the FSIC codegen and FSIC's own testbench with our project (Icarus; skipped, with the reason,
-# when FSIC_FPGA_ROOT is unset: .ci/run sets it); the PYNQ driver on the simulated board (tests/pynq, about
+# class map); the FSIC codegen, FSIC's own testbench with our project (Icarus), the drop-in's commands, the
+# board design's Tcl and the board level's sources and handoff (skipped, with the reason, when
+# FSIC_FPGA_ROOT is unset: .ci/run sets it); the PYNQ driver on the simulated board (tests/pynq, about
 # a minute). --torch-free (tests/conftest.py) leaves out tests/cli, tests/model, tests/quant and every test
 # marked torch or using the trained network, and the summary lists them; torch is not installed here, so a
 # selected test that needs it fails. No lint or mypy (make test runs them on 3.11). A renamed test in
@@ -91,7 +92,10 @@ SMOKE_TESTS := tests/ir tests/test_scores.py tests/test_layering.py tests/test_a
   tests/rtl_sim/unet_accel/test_unet_accel.py::test_protocol tests/rtl_sim/unet_accel/test_unet_accel.py::test_stream_grid \
   tests/rtl_sim/unet_accel/test_unet_accel.py::test_testbench_fails_on_its_own_on_a_wrong_output \
   tests/rtl_sim/unet_core tests/rtl_sim/unet_regs tests/rtl_sim/unet_accel/test_icarus.py::test_whole_network_class_map_under_icarus \
-  tests/fsic/test_fsic_codegen.py tests/fsic/test_fsic_own_testbench.py \
+  tests/fsic/test_fsic_codegen.py tests/fsic/test_fsic_own_testbench.py tests/fsic/test_fsic_board.py \
+  tests/fsic/test_fsic_dropin.py tests/fsic/test_board.py::test_board_sources_are_fsics_board_list_without_its_example \
+  tests/fsic/test_board.py::test_board_hwh_gives_the_driver_its_instances \
+  tests/fsic/test_board.py::test_read_hex_places_bytes_at_their_addresses \
   tests/codegen/test_pynq_project.py tests/codegen/test_bitstream_cli.py tests/pynq tests/rtl_sim/unet_accel_ip
 
 smoke: $(SMOKE_STAMP) tools

@@ -531,16 +531,18 @@ def fsicsim(ir: Path = typer.Option(..., help="RUN/model.json"),
                                                            "missing)"),
             images: int = typer.Option(1, min=1, help="validation images from RUN/val.npz"),
             level: str = typer.Option("subsystem", help="subsystem (FSIC's fsic.v, the SoC side as a Wishbone "
-                                                        "master) or chip (Caravel with our firmware on its "
-                                                        "management core)"),
+                                                        "master), chip (Caravel with our firmware on its "
+                                                        "management core) or board (FSIC's PYNQ-Z2 design: the ARM's "
+                                                        "driver loads the firmware, streams images with its DMA)"),
             logits: bool = typer.Option(False, help="stream the logits out instead of the class map"),
-            waves: bool = typer.Option(False, help="dump waveforms (BUILD/rtl/tb_subsys.vcd or tb_chip.vcd)"),
+            waves: bool = typer.Option(False, help="dump waveforms (BUILD/rtl/tb_subsys.vcd, tb_chip.vcd or "
+                                                   "tb_board.vcd)"),
             simulator: str = typer.Option("icarus", help="icarus (four-state) or, at the subsystem level, verilator "
                                                          "(--timing: fast)"),
             lanes: Optional[str] = typer.Option(None, help="PINxPOUT (default: the lanes BUILD/rtl was generated "
                                                            "with, else 8x8)"),
             wait_irq: bool = typer.Option(False, help="chip level: the firmware waits on the user interrupt "
-                                                      "instead of polling"),
+                                                      "instead of polling (the board level always does)"),
             random_images: bool = False, seed: int = 0):
     """Run images through our USER_PRJ0 inside the real FSIC RTL (a checkout found through
     FSIC_FPGA_ROOT), bit for bit against the reference."""

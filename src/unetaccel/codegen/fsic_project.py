@@ -25,11 +25,11 @@ FSIC_SLOT = "rtl/user/user_subsys/user_prj/user_prj0/rtl"
 WRAPPER = "user_prj0.v"
 #: The accelerator's design sources as rtl.f names them (relative to BUILD/fsic).
 RTL_FILES = (WRAPPER, *(f"../rtl/{f}" for f in DESIGN_SOURCES))
-FIRMWARE = ("unet_driver.h", "unet_driver.c", "main.c", "Makefile")
+FIRMWARE = ("unet_driver.h", "unet_driver.c", "main.c", "board.c", "Makefile")
 #: How the firmware is compiled (the Makefile renders these; unetaccel.fsic builds with them).
 FW_CFLAGS = ("-march=rv32i_zicsr", "-mabi=ilp32", "-D__vexriscv__", "-DUNET_CARAVEL", "-Os", "-g",
              "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Werror", "-Wl,--no-warn-rwx-segments")
-SIM_FILES = ("sim/tb_subsys.v", "sim/tb_chip.v")
+SIM_FILES = ("sim/tb_subsys.v", "sim/tb_chip.v", "sim/tb_board.v")
 #: The drop-in's files, written with absolute paths (of BUILD/fsic and BUILD/rtl) by generate_fsic:
 #: the header that makes unet_core $readmemh its images by absolute path (any simulator folder,
 #: Vivado's synthesis runs), and the file list of our sources for FSIC's tc/filelist.

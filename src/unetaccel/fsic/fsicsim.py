@@ -8,7 +8,7 @@ from ..ir.data import input_images
 from ..rtl_sim.rtlsim import generated_lanes, generated_mult
 from . import system
 
-LEVELS = ("subsystem", "chip")
+LEVELS = ("subsystem", "chip", "board")
 
 
 def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, waves=False, simulator="icarus",
@@ -16,15 +16,17 @@ def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, 
     if level not in LEVELS:
         raise system.FsicError(f"--level {level!r}: the levels are {' and '.join(LEVELS)}")
     system.check_simulator(simulator)
-    if level == "chip" and simulator != "icarus":
-        raise system.FsicError("--level chip runs under Icarus only: Caravel's pads and flash do not simulate under "
-                               "Verilator (FSIC's own chip test times out there)")
+    if level in ("chip", "board") and simulator != "icarus":
+        raise system.FsicError(f"--level {level} runs under Icarus only: Caravel's pads and flash do not simulate "
+                               "under Verilator (FSIC's own chip test times out there)")
     root = system.fsic_root()  # before anything is built: a missing checkout is bad input
     net = irmod.load(ir_path)
     lanes = lanes or generated_lanes(build_dir) or (8, 8)
     mult = generated_mult(build_dir) or "dsp"
     imgs = input_images(ir_path, net, images, random_images, seed, log)
     log(f"FSIC {level} level ({root}), lanes {lanes[0]}x{lanes[1]}, simulator {simulator}")
+    if level == "board":
+        return board_main(ir_path, build_dir, imgs, lanes, mult, logits, waves, root, log)
     if level == "subsystem":
         sub = system.Subsystem(ir_path, build_dir, lanes, log=log, root=root, simulator=simulator, mult=mult)
         res = sub.network(imgs, logits=logits, log=lambda *a: None, waves=waves)
@@ -47,3 +49,27 @@ def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, 
     log(f"mismatches: {total}")
     return 1 if total else 0
 
+
+
+def board_main(ir_path, build_dir, imgs, lanes, mult, logits, waves, root, log) -> int:
+    """--level board: the ARM-side driver (unetaccel.pynq.fsic) on the simulated PYNQ-Z2."""
+    from .boardsim import Board
+    b = Board(ir_path, build_dir, lanes, log=log, root=root, mult=mult)
+    log(f"firmware {b.hex} ({b.hex.stat().st_size} bytes of hex); the simulated board's handoff {b.bit.with_suffix('.hwh')}")
+    res = b.run(imgs, logits=logits, waves=waves)
+    total = 0
+    runs = iter(res["rtl_cycles"])
+    for s in res["steps"]:
+        bad = s.get("mismatches", 0) + (0 if s["ok"] else 1 if not s.get("mismatches") else 0)
+        if "cycles" in s:
+            own = next(runs, None)
+            if own != s["cycles"]:
+                bad += 1
+                s["detail"] += f"; the accelerator's own count {own} differs"
+        total += bad
+        log(f"{s['step']}: {'ok' if s['ok'] and not bad else 'FAILED'}: {s['detail']} (at {s['t']:.4f} s)")
+    log(f"{res['accesses']} register accesses; simulated in {res['seconds']:.1f} s (log: {res['log']})")
+    if waves:
+        log(f"waveforms: {b.rtl_dir / 'tb_board.vcd'}")
+    log(f"mismatches: {total}")
+    return 1 if total else 0

@@ -437,7 +437,63 @@ class SimDma:
 # ------------------------------------------------------------------------------------------------
 # the board
 # ------------------------------------------------------------------------------------------------
-class SimBoard:
+class PsSide:
+    """What every simulated board shares: simulated time (self.clk, self.period_ns, self._now), the
+    slaves on GP0 (self.slaves: name -> ip_dict entry), the DDR (self.memory) and the stand-in
+    `pynq` module bound to it."""
+
+    def cycle(self) -> int:
+        return int(get_sim_time("ns") / self.period_ns)
+
+    def now(self) -> float:
+        """Simulated seconds (time advances only while a register access or a wait runs)."""
+        return self._now
+
+    def _slave(self, addr: int) -> tuple[str, int]:
+        for name, d in self.slaves.items():
+            if d["phys_addr"] <= addr < d["phys_addr"] + d["addr_range"]:
+                return name, addr - d["phys_addr"]
+        raise BoardError(f"a register access at {addr:#010x}: nothing in the simulated block design answers there "
+                         "(on the board: a bus error or a hang)")
+
+    async def wait_cycles(self, n: int) -> None:
+        await self.cycles(n)
+        self._now = get_sim_time("ns") * 1e-9
+
+    async def cycles(self, n: int) -> None:
+        """n rising edges of the clock, as one timer and one edge (not a Python wake-up an edge): from
+        a rising edge, the timer ends half a cycle before the n-th edge, which is then awaited."""
+        if n > 1:
+            await Timer((n - 0.5) * self.period_ns - self.period_ns, "ns", round_mode="round")
+        await RisingEdge(self.clk)
+
+    @property
+    def stale_reads(self) -> list[dict]:
+        return self.memory.stale_reads
+
+    def module(self) -> types.ModuleType:
+        if self._module is None:
+            self._module = _make_pynq(self)
+        return self._module
+
+    @contextlib.contextmanager
+    def installed(self):
+        """sys.modules["pynq"] (and pynq.lib, pynq.lib.dma) is the stand-in inside the block."""
+        mod = self.module()
+        names = {"pynq": mod, "pynq.lib": mod.lib, "pynq.lib.dma": mod.lib.dma}
+        saved = {k: sys.modules.get(k) for k in names}
+        sys.modules.update(names)
+        try:
+            yield mod
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    sys.modules.pop(k, None)
+                else:
+                    sys.modules[k] = v
+
+
+class SimBoard(PsSide):
     """The PS7, the AXI DMA and the DDR around the IP (the cocotb toplevel); see the module's docstring.
 
     hwh: the block design's .hwh. ip: the instance of our IP in it (its s_axi_control, s_axis,
@@ -509,13 +565,6 @@ class SimBoard:
         return out
 
     # --- time and reset --------------------------------------------------------------------------
-    def cycle(self) -> int:
-        return int(get_sim_time("ns") / self.period_ns)
-
-    def now(self) -> float:
-        """Simulated seconds (time advances only while a register access or a wait runs)."""
-        return self._now
-
     async def power_on(self) -> None:
         cocotb.start_soon(Clock(self.clk, self.period_ns, unit="ns").start())
         self._now = 0.0
@@ -532,13 +581,6 @@ class SimBoard:
         self._now = get_sim_time("ns") * 1e-9
 
     # --- the bus ---------------------------------------------------------------------------------
-    def _slave(self, addr: int) -> tuple[str, int]:
-        for name, d in self.slaves.items():
-            if d["phys_addr"] <= addr < d["phys_addr"] + d["addr_range"]:
-                return name, addr - d["phys_addr"]
-        raise BoardError(f"a register access at {addr:#010x}: nothing in the simulated block design answers there "
-                         "(on the board: a bus error or a hang)")
-
     async def bus_read(self, addr: int) -> int:
         name, off = self._slave(addr)
         self.accesses += 1
@@ -562,45 +604,8 @@ class SimBoard:
             self.dma.write(off, value & 0xFFFFFFFF)
         self._now = get_sim_time("ns") * 1e-9
 
-    async def wait_cycles(self, n: int) -> None:
-        await self.cycles(n)
-        self._now = get_sim_time("ns") * 1e-9
 
-    async def cycles(self, n: int) -> None:
-        """n rising edges of the clock, as one timer and one edge (not a Python wake-up an edge): from
-        a rising edge, the timer ends half a cycle before the n-th edge, which is then awaited."""
-        if n > 1:
-            await Timer((n - 0.5) * self.period_ns - self.period_ns, "ns", round_mode="round")
-        await RisingEdge(self.clk)
-
-    @property
-    def stale_reads(self) -> list[dict]:
-        return self.memory.stale_reads
-
-    # --- the stand-in pynq -----------------------------------------------------------------------
-    def module(self) -> types.ModuleType:
-        if self._module is None:
-            self._module = _make_pynq(self)
-        return self._module
-
-    @contextlib.contextmanager
-    def installed(self):
-        """sys.modules["pynq"] (and pynq.lib, pynq.lib.dma) is the stand-in inside the block."""
-        mod = self.module()
-        names = {"pynq": mod, "pynq.lib": mod.lib, "pynq.lib.dma": mod.lib.dma}
-        saved = {k: sys.modules.get(k) for k in names}
-        sys.modules.update(names)
-        try:
-            yield mod
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    sys.modules.pop(k, None)
-                else:
-                    sys.modules[k] = v
-
-
-def _make_pynq(board: SimBoard) -> types.ModuleType:  # noqa: C901 (the stand-in module's classes)
+def _make_pynq(board: PsSide) -> types.ModuleType:  # noqa: C901 (the stand-in module's classes)
     """The stand-in `pynq` module bound to this board (see SimBoard)."""
     pynq = types.ModuleType("pynq", "A simulated PYNQ (unetaccel.rtl_sim.pynq_board): the board is a cocotb simulation")
     ip_drivers: dict[str, type] = {}
