@@ -136,17 +136,19 @@ class Board:
         return runner, bdir
 
     def run(self, images: np.ndarray, logits: bool = False, waves: bool = False, trace: bool = False,
-            timeout: float = 0.2, preload: bool = False) -> dict:
+            timeout: float = 0.2, preload: bool = False, withhold: bool = False) -> dict:
         """The images through the driver on the simulated board; timeout: the driver's (simulated
         seconds). preload: the flash holds the firmware from the start (the driver only releases
-        Caravel's reset) instead of the driver writing it through the quad SPI (about 21 ms simulated)."""
+        Caravel's reset) instead of the driver writing it through the quad SPI (about 18 ms simulated).
+        withhold: first a run whose image the ARM never sends (the firmware must abort it; build the
+        Board with a short timeout_polls)."""
         ref = irmod.reference.run(self.net, images, layout="nchw")
         with tempfile.TemporaryDirectory(prefix="unetaccel_board_") as tmp:
             work = Path(tmp)
             np.savez(work / "data.npz", images=images.astype(np.uint8), classes=ref.classes, logits=ref.logits)
             job = {"bit": str(self.bit.resolve()), "ir": str(self.ir_path.resolve()), "hex": str(self.hex.resolve()),
                    "data": str(work / "data.npz"), "logits": bool(logits), "result": str(work / "result.json"),
-                   "timeout": timeout, "preload": bool(preload)}
+                   "timeout": timeout, "preload": bool(preload), "withhold": bool(withhold)}
             (work / "job.json").write_text(json.dumps(job))
             env = {"UNETACCEL_FSIC_BOARD_JOB": str(work / "job.json")}
             xml, seconds = _run_cocotb(self.runner, TOPLEVEL, "unetaccel.fsic.tb_board", self.build_dir, self.rtl_dir,

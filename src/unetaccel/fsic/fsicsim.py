@@ -12,7 +12,9 @@ LEVELS = ("subsystem", "chip", "board")
 
 
 def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, waves=False, simulator="icarus",
-         lanes=None, random_images=False, seed=0, wait_irq=False, log=print) -> int:
+         lanes=None, random_images=False, seed=0, wait_irq=False, log=print, withhold_polls: int = 0) -> int:
+    """withhold_polls (the board level; tests): first a run whose image the ARM withholds, with the
+    firmware's wait bounded to that many polls, which it must abort and report."""
     if level not in LEVELS:
         raise system.FsicError(f"--level {level!r}: the levels are {' and '.join(LEVELS)}")
     system.check_simulator(simulator)
@@ -26,7 +28,7 @@ def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, 
     imgs = input_images(ir_path, net, images, random_images, seed, log)
     log(f"FSIC {level} level ({root}), lanes {lanes[0]}x{lanes[1]}, simulator {simulator}")
     if level == "board":
-        return board_main(ir_path, build_dir, imgs, lanes, mult, logits, waves, root, log)
+        return board_main(ir_path, build_dir, imgs, lanes, mult, logits, waves, root, log, withhold_polls)
     if level == "subsystem":
         sub = system.Subsystem(ir_path, build_dir, lanes, log=log, root=root, simulator=simulator, mult=mult)
         res = sub.network(imgs, logits=logits, log=lambda *a: None, waves=waves)
@@ -51,12 +53,12 @@ def main(ir_path, build_dir="build", images=1, level="subsystem", logits=False, 
 
 
 
-def board_main(ir_path, build_dir, imgs, lanes, mult, logits, waves, root, log) -> int:
+def board_main(ir_path, build_dir, imgs, lanes, mult, logits, waves, root, log, withhold_polls=0) -> int:
     """--level board: the ARM-side driver (unetaccel.pynq.fsic) on the simulated PYNQ-Z2."""
     from .boardsim import Board
-    b = Board(ir_path, build_dir, lanes, log=log, root=root, mult=mult)
+    b = Board(ir_path, build_dir, lanes, log=log, root=root, mult=mult, timeout_polls=withhold_polls or None)
     log(f"firmware {b.hex} ({b.hex.stat().st_size} bytes of hex); the simulated board's handoff {b.bit.with_suffix('.hwh')}")
-    res = b.run(imgs, logits=logits, waves=waves)
+    res = b.run(imgs, logits=logits, waves=waves, withhold=bool(withhold_polls))
     total = 0
     runs = iter(res["rtl_cycles"])
     for s in res["steps"]:

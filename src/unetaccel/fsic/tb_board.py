@@ -41,6 +41,8 @@ class Job:
         t = board.now()
         ol.link_up()
         self.step("link", True, f"HELLO answered UP {board.now() - t:.4f} s after the firmware's start")
+        if job.get("withhold"):
+            self.withheld(ol)
         for i, img in enumerate(data["images"]):
             logits = bool(job["logits"])
             want = data["logits"][i].transpose(1, 2, 0) if logits else data["classes"][i]
@@ -54,6 +56,26 @@ class Job:
                       f"{board.now() - t:.4f} s simulated", mismatches=mism, cycles=ol.last["cycles"],
                       seconds=board.now() - t)
         return {"steps": self.steps, "accesses": board.accesses, "stale_reads": len(board.stale_reads)}
+
+    def withheld(self, ol) -> None:
+        """A run whose image never comes: the command, READY, no DMA; the firmware's wait times out,
+        it aborts the run (CTRL.abort) and reports UNET_ETIMEOUT with the error code `aborted`."""
+        from ..codegen.regmap import ERRORS
+        from ..pynq import fsic as f
+        t = self.board.now()
+        ol.seq += 1
+        seq = ol.seq
+        ol.fsic.write(f.PL_AA_MB + f.MB_CMD, seq << 8 | f.OP_CLASSES)
+        ol._until(lambda: ol.fsic.read(f.PL_AA_MB + f.MB_READY) == seq, "READY of the withheld run")
+        ol._until(lambda: ol.fsic.read(f.PL_AA_MB + f.MB_DONE) == seq, "the report of the withheld run")
+        status = ol.fsic.read(f.PL_AA_MB + f.MB_STATUS)
+        status = status - (1 << 32) if status >> 31 else status
+        error = ol.fsic.read(f.PL_AA_MB + f.MB_ERROR)
+        cycles = ol.fsic.read(f.PL_AA_MB + f.MB_CYC_LO) | ol.fsic.read(f.PL_AA_MB + f.MB_CYC_HI) << 32
+        ok = f.DRIVER_CODES.get(status) == "UNET_ETIMEOUT" and error == ERRORS["aborted"]
+        self.step("withheld image", ok, f"no image sent: the firmware reports {f.DRIVER_CODES.get(status, status)}, "
+                  f"error code {error} (aborted is {ERRORS['aborted']}), {cycles} cycles, "
+                  f"{self.board.now() - t:.4f} s simulated", cycles=cycles)
 
 
 @cocotb.test()
