@@ -1,8 +1,8 @@
 """BUILD/fsic as generated (issue 12): USER_PRJ0's ports are exactly FSIC's, with and without
 USER_PROJECT_SIDEBAND_SUPPORT; every output is driven and the wrapper lints clean under
 Verilator -Wall; rtl.f names existing files; the firmware builds with -Wall -Werror against
-FSIC's start-up code and linker script in every configuration main.c offers; generation is
-deterministic."""
+FSIC's start-up code and linker script in every configuration main.c offers, rebuilds when an
+option changes, and cleans without a checkout; generation is deterministic."""
 import os
 import re
 import subprocess
@@ -65,23 +65,71 @@ def test_rtl_f_names_our_files(fsic_dir):
     assert "module USER_PRJ0" in (fsic_dir / names[0]).read_text()
 
 
-@pytest.mark.parametrize("opts", ["IMAGES=1 LOGITS=0 WAIT_IRQ=0", "IMAGES=3 LOGITS=1 WAIT_IRQ=1",
-                                  "IMAGES=2 LOGITS=0 WAIT_IRQ=2"])
-def test_firmware_builds_warning_free(fsic_root, fsic_dir, tmp_path, opts):
-    """make in a copy of firmware/ (the build folder is shared): -Wall -Wextra -Werror, rv32i_zicsr,
-    FSIC's crt0_vex.S, isr.c and sections.lds."""
+def _make(fw, *args, root=None):
+    """make in fw (FSIC_FPGA_ROOT=root when given, else unset in the environment)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "FSIC_FPGA_ROOT")}  # not make test's
+    return subprocess.run(["make", "--no-print-directory", *([f"FSIC_FPGA_ROOT={root}"] if root else []), *args],
+                          cwd=fw, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture
+def fw_copy(fsic_dir, tmp_path):
+    """A copy of firmware/ (the build folder is shared)."""
     import shutil
     fw = tmp_path / "firmware"
     shutil.copytree(fsic_dir / "firmware", fw)
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # not make test's
-    r = subprocess.run(["make", "--no-print-directory", f"FSIC_FPGA_ROOT={fsic_root}", *opts.split()], cwd=fw,
-                       capture_output=True, text=True, env=env)
+    return fw
+
+
+@pytest.mark.parametrize("opts", ["IMAGES=1 LOGITS=0 WAIT_IRQ=0", "IMAGES=3 LOGITS=1 WAIT_IRQ=1",
+                                  "IMAGES=2 LOGITS=0 WAIT_IRQ=2", "IMAGES=3 WAIT_IRQ=ipi TIMEOUT=2000"])
+def test_firmware_builds_warning_free(fsic_root, fw_copy, opts):
+    """make in a copy of firmware/: -Wall -Wextra -Werror, rv32i_zicsr, FSIC's crt0_vex.S, isr.c
+    and sections.lds."""
+    r = _make(fw_copy, *opts.split(), root=fsic_root)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "warning:" not in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
     for flag in ("-Wall", "-Werror", "-march=rv32i_zicsr", "-mabi=ilp32"):
         assert flag in r.stdout
-    hexfile = (fw / "firmware.hex").read_text()
+    hexfile = (fw_copy / "firmware.hex").read_text()
     assert hexfile.startswith("@00000000"), hexfile[:40]
+
+
+def test_firmware_rebuilds_when_an_option_changes(fsic_root, fw_copy):
+    """The build depends on the options (options.stamp): the same options build nothing again,
+    another value of any option rebuilds, and so does going back."""
+    def build(*opts):
+        r = _make(fw_copy, *opts, root=fsic_root)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return "riscv64-unknown-elf-gcc" in r.stdout
+
+    base = ("IMAGES=2", "LOGITS=0", "WAIT_IRQ=ipi", "TIMEOUT=1000")
+    assert build(*base)
+    assert not build(*base)
+    for i, other in enumerate(("IMAGES=3", "LOGITS=1", "WAIT_IRQ=pip", "TIMEOUT=1001")):
+        opts = (*base[:i], other, *base[i + 1:])
+        assert build(*opts), other
+        assert not build(*opts), other
+        assert build(*base), other
+    assert "WAIT=ipi" in (fw_copy / "options.stamp").read_text()
+    assert build("WAIT_IRQ=2", "IMAGES=2", "TIMEOUT=1000")  # 2 is the pattern pi
+    assert "WAIT=pi " in (fw_copy / "options.stamp").read_text()
+
+
+def test_firmware_clean_needs_no_checkout(fsic_root, fw_copy):
+    """`make clean` works without FSIC_FPGA_ROOT; a build without it stops with a message naming
+    it, as does a bad option."""
+    r = _make(fw_copy, root=fsic_root)
+    assert r.returncode == 0 and (fw_copy / "firmware.hex").is_file(), r.stdout + r.stderr
+    r = _make(fw_copy, "clean")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not any((fw_copy / f).exists() for f in ("firmware.hex", "firmware.elf", "options.stamp"))
+    r = _make(fw_copy)
+    assert r.returncode != 0 and "set FSIC_FPGA_ROOT" in r.stderr, r.stdout + r.stderr
+    for bad, says in (("WAIT_IRQ=ixp", "WAIT_IRQ=ixp"), ("WAIT_IRQ=", "WAIT_IRQ="), ("TIMEOUT=5x", "TIMEOUT=5x")):
+        r = _make(fw_copy, bad, root=fsic_root)
+        assert r.returncode != 0 and says in r.stderr, (bad, r.stderr)
 
 
 def test_generation_is_deterministic(fsic_small):

@@ -199,6 +199,10 @@ class Trace:
     marks: list[int] = field(default_factory=list)  # len(out) at each expect() ("TB O")
     mailbox: list[tuple[int, int]] = field(default_factory=list)  # (offset, value): the firmware's messages
     runs: list[int] = field(default_factory=list)  # the accelerator's own count of each run's cycles
+    withheld: list[int] = field(default_factory=list)  # images the FPGA side did not send (tb_chip +withhold)
+    #: what came in the order it came: ("MB", offset, value), ("RUN", cycles, 0), ("O", image, 0),
+    #: ("OUT", word index, tlast)
+    events: list[tuple[str, int, int]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     ended: bool = False
     seconds: float = 0.0
@@ -273,14 +277,20 @@ def parse(text: str) -> Trace:
         elif kind == "P":
             tr.polls.append((int(rest[0], 16), _hex(rest[1]), int(rest[2])))
         elif kind == "OUT":
+            tr.events.append(("OUT", len(tr.out), int(rest[1])))
             tr.out.append(_hex(rest[0]))
             tr.last.append(int(rest[1]))
         elif kind == "O":
             tr.marks.append(len(tr.out))
+            tr.events.append(("O", int(rest[0]) if rest else len(tr.marks) - 1, 0))
         elif kind == "MB":
             tr.mailbox.append((int(rest[0], 16), int(rest[1], 16)))
+            tr.events.append(("MB", *tr.mailbox[-1]))
         elif kind == "RUN":
             tr.runs.append(int(rest[0]))
+            tr.events.append(("RUN", tr.runs[-1], 0))
+        elif kind == "WITHHELD":
+            tr.withheld.append(int(rest[0]))
         elif kind in ("TIMEOUT", "ERROR"):
             tr.errors.append(line.strip())
         elif kind == "END":
@@ -436,21 +446,41 @@ def chip_sources(root: Path) -> list[Path]:
     return [*out, root / "rtl/user/axilite_axis/rtl/axil_axis.v", tb / "fsic_clock.v", tb / "fpga.v"]
 
 
+#: main.c's default bound of a wait (the Makefile's TIMEOUT).
+FW_TIMEOUT = 100_000_000
+
+
+def wait_pattern(wait_irq) -> str:
+    """main.c's wait pattern (the Makefile's WAIT_IRQ): a string of 'i' (the user interrupt) and
+    'p' (polling), one letter an image, repeated; 0 / False, 1 / True and 2 are "p", "i" and "pi"."""
+    if isinstance(wait_irq, (bool, int)) and not isinstance(wait_irq, str):
+        if int(wait_irq) in (0, 1, 2):
+            return ("p", "i", "pi")[int(wait_irq)]
+    elif isinstance(wait_irq, str) and wait_irq and not wait_irq.strip("ip"):
+        return wait_irq
+    raise FsicError(f"wait_irq {wait_irq!r}: give a pattern of the letters i (interrupt) and p (polling), "
+                    "e.g. 'ipi', or 0 (p), 1 (i), 2 (pi)")
+
+
 def build_firmware(fsic_dir: Path, root: Path, out_dir: Path, images: int = 1, logits: bool = False,
-                   wait_irq: int = 0) -> Path:
+                   wait_irq=0, timeout: int = FW_TIMEOUT) -> Path:
     """firmware/main.c and the driver compiled as BUILD/fsic/firmware/Makefile does (the same
-    flags, FW_CFLAGS), into out_dir; returns the hex file the flash model reads."""
+    flags, FW_CFLAGS, and options: wait_irq is WAIT_IRQ (wait_pattern), timeout TIMEOUT), into
+    out_dir; returns the hex file the flash model reads."""
     from ..codegen.fsic_project import FW_CFLAGS
     gcc = shutil.which("riscv64-unknown-elf-gcc")
     objcopy = shutil.which("riscv64-unknown-elf-objcopy")
     if not gcc or not objcopy:
         raise ToolMissing("the RISC-V cross compiler (riscv64-unknown-elf-gcc) is missing: install it with "
                           "`apt-get install -y gcc-riscv64-unknown-elf` (as root; `make install` does that)")
+    if not 0 <= int(timeout) < 1 << 32:
+        raise FsicError(f"timeout {timeout}: a number of polls, 0 to {(1 << 32) - 1}")
     fw, src = root / "firmware", fsic_dir / "firmware"
     out_dir.mkdir(parents=True, exist_ok=True)
     elf, hexfile = out_dir / "firmware.elf", out_dir / "firmware.hex"
     cmd = [gcc, *FW_CFLAGS, f"-I{fw}", f"-DUNET_MAIN_IMAGES={images}", f"-DUNET_MAIN_LOGITS={int(logits)}",
-           f"-DUNET_MAIN_WAIT_IRQ={int(wait_irq)}", f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
+           f'-DUNET_MAIN_WAIT="{wait_pattern(wait_irq)}"', f"-DUNET_MAIN_MAX_POLLS={int(timeout)}u",
+           f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
            "-o", str(elf), str(fw / "crt0_vex.S"), str(fw / "isr.c"), str(src / "main.c"), str(src / "unet_driver.c")]
     r = subprocess.run(cmd, capture_output=True, text=True)
     logf = write_log(log_file(fsic_dir.parent, "firmware-build"), r.stdout + r.stderr)
@@ -466,18 +496,21 @@ class Chip:
     configuration; run() sends images as the firmware asks for them."""
 
     def __init__(self, ir_path, build_dir="build", lanes=(8, 8), images: int = 1, logits: bool = False,
-                 wait_irq: int = 0, log=print, root=None, mult="dsp"):
-        """wait_irq: how main.c waits for done: 0 polling, 1 the user interrupt, 2 both in turn
-        (polling for even images)."""
+                 wait_irq=0, log=print, root=None, mult="dsp", timeout: int = FW_TIMEOUT):
+        """wait_irq: how main.c waits for done, image by image: a pattern of 'i' (the user
+        interrupt) and 'p' (polling), repeated (wait_pattern: 0, 1, 2 are "p", "i", "pi");
+        timeout: the bound of each wait (polls, or spins on the interrupt), after which main.c
+        aborts the run."""
         from ..codegen.fsic_project import CHIP_MAX_IMAGES
         if not 1 <= images <= CHIP_MAX_IMAGES:
             raise FsicError(f"{images} images: the chip-level testbench takes 1 to {CHIP_MAX_IMAGES} a run")
         self.root = fsic_root(root)
-        self.images, self.logits = images, logits
+        self.images, self.logits, self.wait = images, logits, wait_pattern(wait_irq)
         self.net, self.rtl_dir, self.fsic_dir = ensure_fsic(ir_path, build_dir, lanes, log, mult)
         sim = self.fsic_dir / "sim"
-        tag = f"i{images}_{'logits' if logits else 'classes'}_{('poll', 'irq', 'alt')[int(wait_irq)]}"
-        self.hex = build_firmware(self.fsic_dir, self.root, sim / f"fw_{tag}", images, logits, wait_irq)
+        tag = f"i{images}_{'logits' if logits else 'classes'}_{self.wait}" + \
+            ("" if timeout == FW_TIMEOUT else f"_t{int(timeout)}")
+        self.hex = build_firmware(self.fsic_dir, self.root, sim / f"fw_{tag}", images, logits, self.wait, timeout)
         self.vvp = sim / f"tb_chip_{tag}.vvp"
         iverilog()
         t0 = time.perf_counter()
@@ -491,16 +524,22 @@ class Chip:
             raise FsicError(failed("iverilog could not build the chip", logf))
         log(f"built the chip with Icarus in {time.perf_counter() - t0:.1f} s (firmware {self.hex})")
 
-    def run(self, images: np.ndarray, max_cycles: int = DEFAULT_MAX_CYCLES, waves: bool = False) -> Trace:
+    def run(self, images: np.ndarray, max_cycles: int = DEFAULT_MAX_CYCLES, waves: bool = False,
+            withhold: int | None = None) -> Trace:
+        """withhold: the index of an image the FPGA side does not send when the firmware asks for
+        it (the firmware's wait then times out and it aborts the run)."""
         if len(images) != self.images:
             raise FsicError(f"this firmware runs {self.images} image(s), {len(images)} given")
+        if withhold is not None and not 0 <= withhold < len(images):
+            raise FsicError(f"withhold={withhold}: the images are 0 to {len(images) - 1}")
         words = -(-len(hwc(images[0])) // 4)
         with tempfile.TemporaryDirectory(prefix="unetaccel_chip_") as tmp:
             f = Path(tmp) / "images.hex"
             per = [hwc(img) + bytes(-len(hwc(img)) % 4) for img in images]
             f.write_text("".join(f"{int(w):08x}\n" for p in per for w in np.frombuffer(p, "<u4")))
             args = ["vvp", "-n", str(self.vvp), f"+images={f}", f"+words={words}", f"+count={len(images)}",
-                    f"+max_cycles={max_cycles}"] + (["+waves"] if waves else [])
+                    f"+max_cycles={max_cycles}"] + (["+waves"] if waves else []) + \
+                ([f"+withhold={withhold}"] if withhold is not None else [])
             t0 = time.perf_counter()
             r = subprocess.run(args, cwd=self.rtl_dir, capture_output=True, text=True)
             seconds = time.perf_counter() - t0
@@ -512,29 +551,66 @@ class Chip:
                                    f"{'; '.join(tr.errors) or 'no TB END'}", logf))
         return tr
 
-    def network(self, images: np.ndarray, log=print, **kw) -> list[dict]:
+    def network(self, images: np.ndarray, log=print, withhold: int | None = None, **kw) -> list[dict]:
         """The firmware's inferences of `images`, each compared with the reference; the status,
-        error code and cycles are what the firmware read and reported through the mailbox."""
+        error code and cycles are what the firmware read and reported through the mailbox.
+        Each result says too how the firmware waited ("wait": "i" or "p") and whether its report
+        came early ("early": the report's first word reached the FPGA side before the
+        accelerator's run ended or before the run's last output word). A withheld image
+        (withhold: see run) has "withheld" True and no output to compare (its "mismatches"
+        counts the words that came all the same)."""
         ref = irmod.reference.run(self.net, images, layout="nchw")
-        tr = self.run(images, **kw)
+        tr = self.run(images, withhold=withhold, **kw)
         fails = [v for o, v in tr.mailbox if o == MB["fail"]]
         if fails:
-            code = fails[0] - (1 << 32) if fails[0] >> 31 else fails[0]
+            code = _signed(fails[0])
             raise FsicError(f"the firmware failed: {DRIVER_CODES.get(code, code)}")
         reports = _reports(tr.mailbox)
+        order = _report_order(tr)
         out = []
         for i in range(len(images)):
-            want = hwc(ref.logits[i]) if self.logits else ref.classes[i].astype(np.uint8).ravel().tobytes()
-            mism, first = compare(tr.out_bytes(i), want)
+            held = i in tr.withheld
+            want = b"" if held else \
+                hwc(ref.logits[i]) if self.logits else ref.classes[i].astype(np.uint8).ravel().tobytes()
+            mism, first = compare(tr.out_bytes(i), want) if i < len(tr.marks) else (4 * -(-len(want) // 4), None)
             rep = reports[i] if i < len(reports) else {}
             status = rep.get("status", 0xFFFFFFFF)
+            runs = [e for e in order if e["image"] == i]
             out.append({"index": i, "mismatches": mism + 4 * tr.unknown_words(i), "first": first, "bytes": len(want),
-                        "status": DRIVER_CODES.get(status - (1 << 32) if status >> 31 else status, status),
-                        "error": rep.get("error"), "cycles": rep.get("cycles"),
-                        "rtl_cycles": tr.runs[i] if i < len(tr.runs) else None, "seconds": tr.seconds / len(images)})
+                        "status": DRIVER_CODES.get(_signed(status), status), "withheld": held,
+                        "wait": self.wait[i % len(self.wait)], "error": rep.get("error"), "cycles": rep.get("cycles"),
+                        "rtl_cycles": runs[0]["rtl_cycles"] if runs else None,
+                        "early": runs[0]["early"] if runs else True, "seconds": tr.seconds / len(images)})
             log(f"image {i}: {out[-1]['mismatches']} mismatches, firmware read {out[-1]['cycles']} cycles, "
-                f"status {out[-1]['status']}")
+                f"status {out[-1]['status']}{' (withheld)' if held else ''}")
         return out
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _report_order(tr: Trace) -> list[dict]:
+    """For each report (READY .. DONE) in the trace: its image, the accelerator's count of the
+    run between READY and the report's first word (None when none ended there), and whether
+    the report came early: before that run ended, or before the last output word (TLAST) of the
+    image when the image has output."""
+    out, cur = [], None
+    for kind, a, b in tr.events:
+        if kind == "MB" and a == MB["ready"]:
+            cur = {"image": b, "rtl_cycles": None, "ended": False, "tlast": False, "output": False}
+        elif cur is None:
+            continue
+        elif kind == "RUN" and not cur["ended"]:
+            cur["rtl_cycles"], cur["ended"] = a, True
+        elif kind == "OUT":
+            cur["output"] = True
+            cur["tlast"] = cur["tlast"] or bool(b)
+        elif kind == "MB" and a == MB["status"]:
+            cur["early"] = not cur["ended"] or (cur["output"] and not cur["tlast"])
+            out.append(cur)
+            cur = None
+    return out
 
 
 def _reports(mailbox: list[tuple[int, int]]) -> list[dict]:
