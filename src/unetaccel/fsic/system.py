@@ -525,9 +525,11 @@ class Chip:
         log(f"built the chip with Icarus in {time.perf_counter() - t0:.1f} s (firmware {self.hex})")
 
     def run(self, images: np.ndarray, max_cycles: int = DEFAULT_MAX_CYCLES, waves: bool = False,
-            withhold: int | None = None) -> Trace:
+            withhold: int | None = None, delay: int = 0) -> Trace:
         """withhold: the index of an image the FPGA side does not send when the firmware asks for
-        it (the firmware's wait then times out and it aborts the run)."""
+        it (the firmware's wait then times out and it aborts the run); delay: the FPGA side sends
+        each image that many cycles after the firmware asked for it (the run is then still in
+        progress when the firmware begins to wait)."""
         if len(images) != self.images:
             raise FsicError(f"this firmware runs {self.images} image(s), {len(images)} given")
         if withhold is not None and not 0 <= withhold < len(images):
@@ -539,7 +541,7 @@ class Chip:
             f.write_text("".join(f"{int(w):08x}\n" for p in per for w in np.frombuffer(p, "<u4")))
             args = ["vvp", "-n", str(self.vvp), f"+images={f}", f"+words={words}", f"+count={len(images)}",
                     f"+max_cycles={max_cycles}"] + (["+waves"] if waves else []) + \
-                ([f"+withhold={withhold}"] if withhold is not None else [])
+                ([f"+withhold={withhold}"] if withhold is not None else []) + ([f"+delay={int(delay)}"] if delay else [])
             t0 = time.perf_counter()
             r = subprocess.run(args, cwd=self.rtl_dir, capture_output=True, text=True)
             seconds = time.perf_counter() - t0
@@ -595,7 +597,8 @@ def _report_order(tr: Trace) -> list[dict]:
     run between READY and the report's first word (None when none ended there), and whether
     the report came early: before that run ended, or before the last output word (TLAST) of the
     image when the image has output."""
-    out, cur = [], None
+    out: list[dict] = []
+    cur: dict | None = None
     for kind, a, b in tr.events:
         if kind == "MB" and a == MB["ready"]:
             cur = {"image": b, "rtl_cycles": None, "ended": False, "tlast": False, "output": False}
