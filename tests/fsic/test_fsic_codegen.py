@@ -96,6 +96,19 @@ def test_firmware_builds_warning_free(fsic_root, fw_copy, opts):
     assert hexfile.startswith("@00000000"), hexfile[:40]
 
 
+def test_board_firmware_builds_warning_free(fsic_root, fw_copy):
+    """`make board.hex`: the board's program (board.c), the same flags; BOARD_TIMEOUT checked and in
+    the options."""
+    r = _make(fw_copy, "board.hex", "BOARD_TIMEOUT=20", root=fsic_root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning:" not in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
+    assert "-DUNET_BOARD_TIMEOUT=20u" in r.stdout and "board.c" in r.stdout
+    assert (fw_copy / "board.hex").read_text().startswith("@00000000")
+    assert "BOARD_TIMEOUT=20" in (fw_copy / "options.stamp").read_text()
+    r = _make(fw_copy, "board.hex", "BOARD_TIMEOUT=2x", root=fsic_root)
+    assert r.returncode != 0 and "BOARD_TIMEOUT=2x" in r.stdout + r.stderr
+
+
 def test_firmware_rebuilds_when_an_option_changes(fsic_root, fw_copy):
     """The build depends on the options (options.stamp): the same options build nothing again,
     another value of any option rebuilds, and so does going back."""

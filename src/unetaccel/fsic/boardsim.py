@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +22,11 @@ import numpy as np
 
 from .. import ir as irmod
 from ..codegen.cache import sim_build_dir, tool_version
-from ..codegen.fsic_project import FW_CFLAGS, RTL_FILES
+from ..codegen.fsic_project import RTL_FILES
 from ..rtl_sim.runner import _failures, _run_cocotb
-from ..tools import ToolMissing, failed, iverilog, log_file, write_log
+from ..tools import failed, iverilog, log_file
 from . import board as board_mod
-from .system import HOW_TO_GET, SLOT0, FsicError, ensure_fsic, fsic_root
+from .system import HOW_TO_GET, SLOT0, FsicError, compile_firmware, ensure_fsic, fsic_root
 
 BOARD_SCRIPT = "vivado/vvd_caravel_fpga_fsic.tcl"
 SPIFLASH = "vivado/vitis_prj/verilog_spiflash/spiflash.v"
@@ -69,27 +67,12 @@ def board_sources(root: Path) -> list[Path]:
 
 def build_board_firmware(fsic_dir: Path, root: Path, out_dir: Path, wait_irq: bool = True,
                          timeout_polls: int | None = None) -> Path:
-    """firmware/board.c and the driver, compiled with the Makefile's flags (FW_CFLAGS), into out_dir;
-    returns the objcopy'd hex (what the ARM writes into the flash)."""
-    gcc, objcopy = shutil.which("riscv64-unknown-elf-gcc"), shutil.which("riscv64-unknown-elf-objcopy")
-    if not gcc or not objcopy:
-        raise ToolMissing("the RISC-V cross compiler (riscv64-unknown-elf-gcc) is missing: install it with "
-                          "`apt-get install -y gcc-riscv64-unknown-elf` (as root; `make install` does that)")
-    fw, src = root / "firmware", fsic_dir / "firmware"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    elf, hexfile = out_dir / "board.elf", out_dir / "board.hex"
+    """firmware/board.c as the Makefile's board.hex (BOARD_TIMEOUT: timeout_polls); returns the hex
+    the ARM writes into the flash."""
     opts = [f"-DUNET_BOARD_WAIT_IRQ={int(wait_irq)}"]
     if timeout_polls:
         opts.append(f"-DUNET_BOARD_TIMEOUT={int(timeout_polls)}u")
-    cmd = [gcc, *FW_CFLAGS, f"-I{fw}", *opts, f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
-           "-o", str(elf), str(fw / "crt0_vex.S"), str(fw / "isr.c"), str(src / "board.c"), str(src / "unet_driver.c")]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    logf = write_log(log_file(fsic_dir.parent, "firmware-build-board"), r.stdout + r.stderr)
-    if r.returncode != 0:
-        raise FsicError(failed("the board firmware did not build", logf))
-    subprocess.run([objcopy, "-O", "verilog", str(elf), str(hexfile)], check=True)
-    hexfile.write_text(hexfile.read_text().replace("@10", "@00"))  # the flash starts at 0 (FSIC's run_fw)
-    return hexfile
+    return compile_firmware(fsic_dir, root, out_dir, "board", opts)
 
 
 class Board:

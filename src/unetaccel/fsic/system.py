@@ -462,33 +462,43 @@ def wait_pattern(wait_irq) -> str:
                     "e.g. 'ipi', or 0 (p), 1 (i), 2 (pi)")
 
 
-def build_firmware(fsic_dir: Path, root: Path, out_dir: Path, images: int = 1, logits: bool = False,
-                   wait_irq=0, timeout: int = FW_TIMEOUT) -> Path:
-    """firmware/main.c and the driver compiled as BUILD/fsic/firmware/Makefile does (the same
-    flags, FW_CFLAGS, and options: wait_irq is WAIT_IRQ (wait_pattern), timeout TIMEOUT), into
-    out_dir; returns the hex file the flash model reads."""
+def compile_firmware(fsic_dir: Path, root: Path, out_dir: Path, program: str, defines: list[str]) -> Path:
+    """firmware/<program>.c and the driver, compiled as BUILD/fsic/firmware/Makefile does (the same
+    flags, FW_CFLAGS, with `defines`: -D options) against the checkout's start-up code and linker
+    script, into out_dir; returns <program>.hex (objcopy -O verilog, from address 0: what the flash
+    model reads and what the ARM writes into the flash)."""
     from ..codegen.fsic_project import FW_CFLAGS
     gcc = shutil.which("riscv64-unknown-elf-gcc")
     objcopy = shutil.which("riscv64-unknown-elf-objcopy")
     if not gcc or not objcopy:
         raise ToolMissing("the RISC-V cross compiler (riscv64-unknown-elf-gcc) is missing: install it with "
                           "`apt-get install -y gcc-riscv64-unknown-elf` (as root; `make install` does that)")
-    if not 0 <= int(timeout) < 1 << 32:
-        raise FsicError(f"timeout {timeout}: a number of polls, 0 to {(1 << 32) - 1}")
     fw, src = root / "firmware", fsic_dir / "firmware"
     out_dir.mkdir(parents=True, exist_ok=True)
-    elf, hexfile = out_dir / "firmware.elf", out_dir / "firmware.hex"
-    cmd = [gcc, *FW_CFLAGS, f"-I{fw}", f"-DUNET_MAIN_IMAGES={images}", f"-DUNET_MAIN_LOGITS={int(logits)}",
-           f'-DUNET_MAIN_WAIT="{wait_pattern(wait_irq)}"', f"-DUNET_MAIN_MAX_POLLS={int(timeout)}u",
-           f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
-           "-o", str(elf), str(fw / "crt0_vex.S"), str(fw / "isr.c"), str(src / "main.c"), str(src / "unet_driver.c")]
+    name = "firmware" if program == "main" else program
+    elf, hexfile = out_dir / f"{name}.elf", out_dir / f"{name}.hex"
+    cmd = [gcc, *FW_CFLAGS, f"-I{fw}", *defines, f"-Wl,-Bstatic,-T,{fw / 'sections.lds'},--strip-discarded",
+           "-o", str(elf), str(fw / "crt0_vex.S"), str(fw / "isr.c"), str(src / f"{program}.c"),
+           str(src / "unet_driver.c")]
     r = subprocess.run(cmd, capture_output=True, text=True)
-    logf = write_log(log_file(fsic_dir.parent, "firmware-build"), r.stdout + r.stderr)
+    logf = write_log(log_file(fsic_dir.parent, "firmware-build" if program == "main" else f"firmware-build-{program}"),
+                     r.stdout + r.stderr)
     if r.returncode != 0:
-        raise FsicError(failed("the firmware did not build", logf))
+        raise FsicError(failed(f"the firmware ({program}.c) did not build", logf))
     subprocess.run([objcopy, "-O", "verilog", str(elf), str(hexfile)], check=True)
     hexfile.write_text(hexfile.read_text().replace("@10", "@00"))  # the flash model starts at 0 (FSIC's run_fw)
     return hexfile
+
+
+def build_firmware(fsic_dir: Path, root: Path, out_dir: Path, images: int = 1, logits: bool = False,
+                   wait_irq=0, timeout: int = FW_TIMEOUT) -> Path:
+    """firmware/main.c (the chip testbench's program) with the Makefile's options: wait_irq is
+    WAIT_IRQ (wait_pattern), timeout TIMEOUT; returns the hex file the flash model reads."""
+    if not 0 <= int(timeout) < 1 << 32:
+        raise FsicError(f"timeout {timeout}: a number of polls, 0 to {(1 << 32) - 1}")
+    return compile_firmware(fsic_dir, root, out_dir, "main", [
+        f"-DUNET_MAIN_IMAGES={images}", f"-DUNET_MAIN_LOGITS={int(logits)}",
+        f'-DUNET_MAIN_WAIT="{wait_pattern(wait_irq)}"', f"-DUNET_MAIN_MAX_POLLS={int(timeout)}u"])
 
 
 class Chip:
