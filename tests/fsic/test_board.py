@@ -40,7 +40,7 @@ def test_read_hex_places_bytes_at_their_addresses(tmp_path):
 
 
 def test_board_level_is_exact_through_the_boards_driver(fsic_small):
-    """A run whose image the ARM withholds (the firmware's wait bounded to 20 spins, a few thousand
+    """A run whose image the ARM withholds (the firmware's wait bounded to 8 spins, some 3,000
     cycles each (the management core refetches its code from the flash): it must abort
     the run and report it), then an image of the small random network (8x12, not the default size;
     random weights): its class map exact. About 35 ms of the board (the firmware's 18 ms through the
@@ -48,7 +48,7 @@ def test_board_level_is_exact_through_the_boards_driver(fsic_small):
     ir_path, build, _ = fsic_small
     lines = []
     code = fsicsim.main(ir_path, build, images=1, level="board", random_images=True, seed=12, log=lines.append,
-                        withhold_polls=20)
+                        withhold_polls=8)
     print("\n".join(lines))
     assert code == 0, "\n".join(lines)
     assert lines[-1] == "mismatches: 0"

@@ -46,6 +46,7 @@ PASS_THROUGH, PAGE_PROGRAM = 0xC4, 0x02
 FLASH_MAX_BYTES = (1 << 13) - 1 - 4
 CLOCK_HZ = 5_000_000  # Caravel's and ps_axil's clock in FSIC's board design
 BOARD_JSON = "fsic_board.json"  # beside the bitstream (BUILD/fsic/vivado)
+LINK_SETTLE_S = 200e-6  # from the firmware's mprj_io[37] to ps_axil's receiver on (link_up)
 INSTANCES = {"fsic": "ps_axil_0", "dma": "axi_dma_0", "qspi": "axi_quad_spi_0", "reset": "output_pin_0",
              "pads": "caravel_ps_0"}
 
@@ -151,6 +152,10 @@ class FsicOverlay:
     def link_up(self) -> None:
         """Wait for the firmware (mprj_io[37]), turn ps_axil's io_serdes on, HELLO / UP through the mailbox."""
         self._until(lambda: self.pads.read(0x20) >> 5 & 1, "the firmware to raise mprj_io[37] (is it running?)")
+        # Caravel's transmitter runs from before the pad rose; ps_axil's receiver is turned on
+        # only once its clock has run a while (turned on within microseconds of it, ps_axil's
+        # side received out of step in simulation and passed nothing on)
+        self._pause(LINK_SETTLE_S)
         self.fsic.write(PL_IS, 1)  # receive
         self._pause(10e-6)  # as FSIC's board testbench: 10 us, then transmit, 10 us
         self.fsic.write(PL_IS, 3)
