@@ -563,5 +563,5 @@ def test_report_bad_input_names_the_culprit(tmp_path):
 
 def test_fsicsim_bad_level(tmp_path):
     p = irmod.save(randnet.random_unet(widths=(4, 8), num_classes=3, size=(8, 8), seed=1), tmp_path / "run" / "model")
-    code, out, err = cli("fsicsim", "--ir", p, "--level", "board", "--build", tmp_path / "build")
-    assert code == 2 and "--level 'board'" in err, out + err
+    code, out, err = cli("fsicsim", "--ir", p, "--level", "wafer", "--build", tmp_path / "build")
+    assert code == 2 and "--level 'wafer'" in err, out + err
