@@ -296,21 +296,29 @@ class SimFsicBoard(PsSide):
 # ------------------------------------------------------------------------------------------------
 # the simulated board's hardware handoff
 # ------------------------------------------------------------------------------------------------
-#: The PS7's view of FSIC's board design with our data path: FSIC's own addresses (its .hwh) and the
-#: AXI DMA's (instance: (VLNV, base, range, bus interface)).
-BOARD_MAP = {
-    CARAVEL_PS: ("xilinx.com:hls:caravel_ps:0.0", 0x4000_0000, 0x1_0000, "s_axi_control"),
-    OUTPIN: ("xilinx.com:hls:output_pin:0.0", 0x4001_0000, 0x1_0000, "s_axi_control"),
-    DMA: ("xilinx.com:ip:axi_dma:7.1", 0x4040_0000, 0x1_0000, "S_AXI_LITE"),
-    QSPI: ("xilinx.com:ip:axi_quad_spi:3.2", 0x44A0_0000, 0x1_0000, "AXI_LITE"),
-    PS_AXIL: ("xilinx.com:module_ref:ps_axil:1.0", 0x6000_0000, 0x8000, "s_axi"),
-}
+#: VLNVs of the instances the driver reaches (the addresses are codegen.fsic_board's, as in
+#: fsic_board.json: one place).
+VLNVS = {CARAVEL_PS: "xilinx.com:hls:caravel_ps:0.0", OUTPIN: "xilinx.com:hls:output_pin:0.0",
+         DMA: "xilinx.com:ip:axi_dma:7.1", QSPI: "xilinx.com:ip:axi_quad_spi:3.2",
+         PS_AXIL: "xilinx.com:module_ref:ps_axil:1.0", "axi_intc_0": "xilinx.com:ip:axi_intc:4.1"}
 
 
-def board_hwh(dma_length_bits: int, board_map=None) -> str:
+def board_map() -> dict[str, tuple[str, int, int, str]]:
+    """instance -> (VLNV, base, range, slave interface) of every register range the ARM sees in
+    the board design (codegen.fsic_board's map; ps_axil's ladma_s range left out: nothing here
+    uses it)."""
+    from ..codegen.fsic_board import FSIC_ADDRESSES, OUR_ADDRESSES
+    out = {}
+    for inst, bus, base, size in {**FSIC_ADDRESSES, **OUR_ADDRESSES}.values():
+        if inst not in out:
+            out[inst] = (VLNVS[inst], base, size, bus)
+    return out
+
+
+def board_hwh(dma_length_bits: int) -> str:
     """A .hwh of the board design as the simulated board and PYNQ's Overlay read it: the PS7's memory
     map and each IP's VLNV and parameters (the DMA's simple mode, its length register's width)."""
-    bmap = board_map or BOARD_MAP
+    bmap = board_map()
     ranges = "".join(
         f'        <MEMRANGE ADDRESSBLOCK="reg0" BASENAME="C_BASEADDR" BASEVALUE="{base:#010x}" '
         f'HIGHNAME="C_HIGHADDR" HIGHVALUE="{base + size - 1:#010x}" INSTANCE="{inst}" IS_DATA="TRUE" '

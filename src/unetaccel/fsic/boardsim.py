@@ -86,9 +86,8 @@ class Board:
         self.sim = self.fsic_dir / "sim" / "board"
         tag = f"{'irq' if wait_irq else 'poll'}{'_t' + str(timeout_polls) if timeout_polls else ''}"
         self.hex = build_board_firmware(self.fsic_dir, self.root, self.sim / f"fw_{tag}", wait_irq, timeout_polls)
-        nbytes = max(int(np.prod(self.net.tensors[t].shape)) for t in self.net.tensors)
-        bits = max(int(nbytes).bit_length() + 1, 14)
-        (self.sim / BIT).with_suffix(".hwh").write_text(board_mod.board_hwh(bits))
+        from ..codegen.fsic_board import dma_length_bits
+        (self.sim / BIT).with_suffix(".hwh").write_text(board_mod.board_hwh(dma_length_bits(self.net)))
         self.bit = self.sim / BIT
         self.runner, self.build_dir = self._build(log)
 
