@@ -29,16 +29,18 @@ import cocotb
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout
 
+from ..codegen.fsic_board import CLOCK_HZ  # clk_wiz_0/clk_out1 in FSIC's board design
+from ..pynq.fsic import INSTANCES
 from ..rtl_sim.pynq_board import BoardError, Hwh, Memory, PsSide, SimDma
 
-CLOCK_HZ = 5_000_000  # clk_wiz_0/clk_out1 in FSIC's board design
 SCK_RATIO = 8  # axi_quad_spi_0's C_SCK_RATIO in FSIC's board design
 QSPI_FIFO = 16  # its FIFO depth (the IP's default)
 BUS_TIMEOUT_CYCLES = 200_000  # 40 ms at 5 MHz
 # cycles before each register access: a PYNQ MMIO call from Python takes about a microsecond (an
 # estimate, as pynq_board.PYTHON_CYCLES at 100 MHz) and GP0 adds a little: 6 cycles of FSIC's 5 MHz
 ACCESS_CYCLES = 6
-PS_AXIL, DMA, QSPI, OUTPIN, CARAVEL_PS = "ps_axil_0", "axi_dma_0", "axi_quad_spi_0", "output_pin_0", "caravel_ps_0"
+# the instances the driver reaches, by its names (unetaccel.pynq.fsic.INSTANCES)
+PS_AXIL, DMA, QSPI, OUTPIN, CARAVEL_PS = (INSTANCES[k] for k in ("fsic", "dma", "qspi", "reset", "pads"))
 
 # PG153 register offsets and bits
 SRR, SPICR, SPISR, DTR, DRR, SSR, TX_OCY, RX_OCY = 0x40, 0x60, 0x64, 0x68, 0x6C, 0x70, 0x74, 0x78

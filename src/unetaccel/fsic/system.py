@@ -26,6 +26,7 @@ from ..codegen import regmap
 from ..codegen.cache import generation_record, read_stamp, sim_build_dir, stale_reason, tool_version
 from ..codegen.fsic_project import RTL_FILES, generate_fsic
 from ..errors import UnetaccelError
+from ..pynq.fsic import DRIVER_CODES  # unet_driver.h's return codes, as the ARM-side driver reads them
 from ..rtl_sim.protocol import hwc, layer_registers
 from ..rtl_sim.runner import BUILT, ensure_rtl, layer_outputs
 from ..tools import ToolMissing, cxx, ensure_verilator_on_path, failed, iverilog, log_file, write_log
@@ -425,7 +426,6 @@ CHIP_DEFINES = ("-DFUNCTIONAL", "-DSIM", "-DUNIT_DELAY=#1", "-DUSE_POWER_PINS", 
 MB = {"ready": 0x00, "status": 0x04, "error": 0x08, "cycles_lo": 0x0C, "cycles_hi": 0x10, "done": 0x14,
       "fail": 0x18, "end": 0x1C}
 #: unet_driver.h's return codes.
-DRIVER_CODES = {0: "UNET_OK", -1: "UNET_EBUSY", -2: "UNET_EHW", -3: "UNET_ETIMEOUT", -4: "UNET_EID", -5: "UNET_EREFUSED"}
 
 
 def chip_sources(root: Path) -> list[Path]:
